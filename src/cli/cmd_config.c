@@ -1,0 +1,4 @@
+/* TEMPORARY: replaced by the config work. */
+#include "commands.h"
+#include "util/status.h"
+int cmd_config(int argc, char **argv) { (void)argc; (void)argv; return err_set(ST_ERR, "not built yet"); }

@@ -1,0 +1,195 @@
+#include "dist.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/check.h"
+#include "util/log.h"
+
+static struct {
+    int started_mpi;   /* we called MPI_Init and must finalize */
+    int rank, size;
+    int local_rank, local_size;
+    int thread_level;
+    MPI_Comm node_comm;
+    int agreed_failure;
+} g = {0, 0, 1, 0, 1, 0, MPI_COMM_NULL, 0};
+
+int dist_init(int *argc, char ***argv) {
+    int rc = ST_OK, inited = 0;
+    TRY_MPI(MPI_Initialized(&inited));
+    if (!inited) {
+        TRY_MPI(MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &g.thread_level));
+        g.started_mpi = 1;
+    } else {
+        TRY_MPI(MPI_Query_thread(&g.thread_level));
+    }
+    /* Errors come back as codes so that TRY_MPI can report them. */
+    TRY_MPI(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
+    TRY_MPI(MPI_Comm_rank(MPI_COMM_WORLD, &g.rank));
+    TRY_MPI(MPI_Comm_size(MPI_COMM_WORLD, &g.size));
+    TRY_MPI(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, g.rank,
+                                MPI_INFO_NULL, &g.node_comm));
+    TRY_MPI(MPI_Comm_rank(g.node_comm, &g.local_rank));
+    TRY_MPI(MPI_Comm_size(g.node_comm, &g.local_size));
+    log_init(g.rank, g.size, log_verbose());
+fail:
+    return rc;
+}
+
+void dist_finalize(void) {
+    if (g.node_comm != MPI_COMM_NULL) MPI_Comm_free(&g.node_comm);
+    g.node_comm = MPI_COMM_NULL;
+    int fin = 0;
+    MPI_Finalized(&fin);
+    if (g.started_mpi && !fin) MPI_Finalize();
+    g.started_mpi = 0;
+}
+
+int dist_initialized(void) {
+    int inited = 0, fin = 0;
+    MPI_Initialized(&inited);
+    MPI_Finalized(&fin);
+    return inited && !fin;
+}
+
+int dist_rank(void) { return g.rank; }
+int dist_size(void) { return g.size; }
+int dist_local_rank(void) { return g.local_rank; }
+int dist_local_size(void) { return g.local_size; }
+MPI_Comm dist_comm(void) { return MPI_COMM_WORLD; }
+int dist_thread_level(void) { return g.thread_level; }
+
+void dist_shard_range(int64_t n, int rank, int size, int64_t *begin, int64_t *end) {
+    if (n < 0) n = 0;
+    if (size < 1) size = 1;
+    int64_t base = n / size, extra = n % size;
+    int64_t r = rank;
+    *begin = r * base + (r < extra ? r : extra);
+    *end = *begin + base + (r < extra ? 1 : 0);
+}
+
+int dist_barrier(void) {
+    int rc = ST_OK;
+    TRY_MPI(MPI_Barrier(MPI_COMM_WORLD));
+fail:
+    return rc;
+}
+
+int dist_bcast_bytes(void *buf, size_t size_bytes, int root) {
+    int rc = ST_OK;
+    char *p = buf;
+    while (size_bytes > 0) {
+        int n = size_bytes > (size_t)INT_MAX ? INT_MAX : (int)size_bytes;
+        TRY_MPI(MPI_Bcast(p, n, MPI_BYTE, root, MPI_COMM_WORLD));
+        p += n;
+        size_bytes -= (size_t)n;
+    }
+fail:
+    return rc;
+}
+
+/* In-place allreduce in INT_MAX-sized pieces. */
+static int allreduce_chunked(void *buf, size_t count, MPI_Datatype type, size_t elem_bytes,
+                             MPI_Op op) {
+    int rc = ST_OK;
+    char *p = buf;
+    while (count > 0) {
+        int n = count > (size_t)INT_MAX ? INT_MAX : (int)count;
+        TRY_MPI(MPI_Allreduce(MPI_IN_PLACE, p, n, type, op, MPI_COMM_WORLD));
+        p += (size_t)n * elem_bytes;
+        count -= (size_t)n;
+    }
+fail:
+    return rc;
+}
+
+int dist_allreduce_sum_f32(float *buf, size_t count) {
+    return allreduce_chunked(buf, count, MPI_FLOAT, sizeof(float), MPI_SUM);
+}
+int dist_allreduce_sum_f64(double *buf, size_t count) {
+    return allreduce_chunked(buf, count, MPI_DOUBLE, sizeof(double), MPI_SUM);
+}
+int dist_allreduce_sum_i64(int64_t *buf, size_t count) {
+    return allreduce_chunked(buf, count, MPI_INT64_T, sizeof(int64_t), MPI_SUM);
+}
+int dist_allreduce_max_i64(int64_t *buf, size_t count) {
+    return allreduce_chunked(buf, count, MPI_INT64_T, sizeof(int64_t), MPI_MAX);
+}
+int dist_allreduce_min_i64(int64_t *buf, size_t count) {
+    return allreduce_chunked(buf, count, MPI_INT64_T, sizeof(int64_t), MPI_MIN);
+}
+
+int dist_allgather_i64(const int64_t *in, size_t count, int64_t *out) {
+    int rc = ST_OK;
+    REQUIRE(count <= (size_t)INT_MAX, ST_ERR, "dist_allgather_i64: count %zu too large", count);
+    TRY_MPI(MPI_Allgather(in, (int)count, MPI_INT64_T, out, (int)count, MPI_INT64_T,
+                          MPI_COMM_WORLD));
+fail:
+    return rc;
+}
+
+int dist_bcast_string(char **s, int root) {
+    int rc = ST_OK;
+    int64_t len = (g.rank == root && *s) ? (int64_t)strlen(*s) : -1;
+    TRY_MPI(MPI_Bcast(&len, 1, MPI_INT64_T, root, MPI_COMM_WORLD));
+    if (g.rank != root) {
+        free(*s);
+        *s = NULL;
+        if (len >= 0) {
+            *s = malloc((size_t)len + 1);
+            TRY_ALLOC(*s);
+            (*s)[len] = '\0';
+        }
+    }
+    if (len > 0) TRY(dist_bcast_bytes(*s, (size_t)len, root));
+fail:
+    return rc;
+}
+
+int dist_failure_agreed(void) { return g.agreed_failure; }
+
+int dist_agree(int status) {
+    int rc = ST_OK;
+    g.agreed_failure = 0;
+    if (g.size == 1) {
+        g.agreed_failure = status != ST_OK;
+        return status;
+    }
+    /* Worst status, then the lowest rank that has it. */
+    int64_t worst = status;
+    TRY(dist_allreduce_max_i64(&worst, 1));
+    if (worst == ST_OK) return ST_OK;
+    int64_t who = status == worst ? -(int64_t)g.rank : -(int64_t)INT_MAX;
+    TRY(dist_allreduce_max_i64(&who, 1));
+    int src = (int)-who;
+    char *msg = NULL;
+    if (g.rank == src) {
+        msg = strdup(err_msg());
+        TRY_ALLOC(msg);
+    }
+    rc = dist_bcast_string(&msg, src);
+    if (rc == ST_OK) {
+        if (src != 0 && g.size > 1)
+            err_set((int)worst, "[r%d] %s", src, msg ? msg : "");
+        else
+            err_set((int)worst, "%s", msg ? msg : "");
+    }
+    free(msg);
+    g.agreed_failure = rc == ST_OK;
+    return rc == ST_OK ? (int)worst : rc;
+fail:
+    return rc;
+}
+
+_Noreturn void dist_abort(int code, const char *msg) {
+    if (g.size > 1)
+        fprintf(stderr, "assort: [r%d] %s\n", g.rank, msg);
+    else
+        fprintf(stderr, "assort: %s\n", msg);
+    fflush(stderr);
+    if (dist_initialized() && g.size > 1) MPI_Abort(MPI_COMM_WORLD, code);
+    exit(code);
+}

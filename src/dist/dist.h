@@ -1,0 +1,62 @@
+/* dist.h - MPI plumbing: init/finalize, rank/size, shards, collectives.
+ *
+ * Runs as one process without mpirun (MPI singleton init). A fatal error on
+ * any rank goes through dist_abort(), which prints the message once and ends
+ * every rank with MPI_Abort, so no rank is left waiting in a collective.
+ */
+#ifndef ASSORT_DIST_H
+#define ASSORT_DIST_H
+
+#include <mpi.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Initialises MPI (thread level MULTIPLE requested, SERIALIZED accepted) and
+ * the node-local communicator. Call once from main. */
+int dist_init(int *argc, char ***argv);
+/* Finalises MPI if dist_init started it. */
+void dist_finalize(void);
+int dist_initialized(void);
+
+int dist_rank(void);
+int dist_size(void);
+/* Rank among the ranks on this node, and how many share it (for GPU choice
+ * and default thread counts). */
+int dist_local_rank(void);
+int dist_local_size(void);
+MPI_Comm dist_comm(void);
+/* MPI thread level actually provided. */
+int dist_thread_level(void);
+
+/* Balanced contiguous shard of n items for `rank` of `size`: the first
+ * n % size ranks get one more. [*begin, *end) */
+void dist_shard_range(int64_t n, int rank, int size, int64_t *begin, int64_t *end);
+
+/* Collectives on flat host buffers; counts are elements, not bytes. Counts
+ * above INT_MAX are split. Return ST_OK or ST_ERR with the MPI message. */
+int dist_barrier(void);
+int dist_bcast_bytes(void *buf, size_t size_bytes, int root);
+int dist_allreduce_sum_f32(float *buf, size_t count);
+int dist_allreduce_sum_f64(double *buf, size_t count);
+int dist_allreduce_sum_i64(int64_t *buf, size_t count);
+int dist_allreduce_max_i64(int64_t *buf, size_t count);
+int dist_allreduce_min_i64(int64_t *buf, size_t count);
+/* Allgather of `count` int64 per rank into out (size * count elements). */
+int dist_allgather_i64(const int64_t *in, size_t count, int64_t *out);
+/* Broadcast of a malloc'ed NUL-terminated string (*s may be NULL on non-roots;
+ * it is replaced by a new allocation there). */
+int dist_bcast_string(char **s, int root);
+
+/* Collective status agreement: every rank passes its status; all get the
+ * worst (largest) one. When it is not ST_OK, the message of the lowest
+ * failing rank becomes this rank's err_msg(), so rank 0 can print it once. */
+int dist_agree(int status);
+/* 1 when the last dist_agree() returned a failure that every rank knows of
+ * (so main may print it once on rank 0 and exit normally on every rank). */
+int dist_failure_agreed(void);
+
+/* Prints "assort: [rK] <msg>" on stderr and ends all ranks with `code`.
+ * Never returns. */
+_Noreturn void dist_abort(int code, const char *msg);
+
+#endif
