@@ -506,12 +506,10 @@ static int validate(struct loader *L) {
     if (fabs(sum - 1.0) > 1e-6) {
         const struct cfg_key *k = cfg_schema_find("train.split.train");
         int i = (int)(k - cfg_schema);
-        char s[32];
-        cfg_format_double(s, sizeof s, sum);
         return err_set(ST_USAGE,
-                       "train.split.train + train.split.val + train.split.test = %s (from %s, %s, %s); "
+                       "train.split.train + train.split.val + train.split.test = %.6g (from %s, %s, %s); "
                        "the three shares must sum to 1",
-                       s, L->origin[i], L->origin[i + 1], L->origin[i + 2]);
+                       sum, L->origin[i], L->origin[i + 1], L->origin[i + 2]);
     }
     return ST_OK;
 }
