@@ -235,6 +235,12 @@ static void test_errors(void) {
     EXPECT(strstr(m, "while parsing a block mapping that started at line 1 column 1") != NULL,
            "malformed context: %s", m);
 
+    expect_error(FIX "err_two_docs.yaml", NULL, 0,
+                 FIX "err_two_docs.yaml:3:1: a config file holds one YAML document; remove the second one");
+    expect_error(FIX "err_toplevel_list.yaml", NULL, 0,
+                 FIX "err_toplevel_list.yaml:1:1: the top level must be a map of keys (e.g. 'train: "
+                     "{epochs: 5}'), got a list");
+
     /* Cross-key check. */
     expect_error(FIX "err_split.yaml", NULL, 0,
                  "train.split.train + train.split.val + train.split.test = 0.7 (from " FIX
@@ -260,6 +266,20 @@ static void test_errors(void) {
     expect_error(NULL, s7, 1, "--set train.head=cnn: train.head: 'cnn' is not allowed; use one of: linear, mlp");
     const char *s8[] = {"train.epochs=5", "train.levels=x: y"};
     expect_error(NULL, s8, 2, "--set train.levels=x: y: train.levels: expected a list of strings, got a map");
+    const char *s10[] = {"train.nesterov=maybe"};
+    expect_error(NULL, s10, 1, "--set train.nesterov=maybe: train.nesterov: expected a boolean (true or false), got 'maybe'");
+    const char *s11[] = {"train.lr=fast"};
+    expect_error(NULL, s11, 1, "--set train.lr=fast: train.lr: expected a number, got 'fast'");
+    const char *s12[] = {"train.lr=nan"};
+    expect_error(NULL, s12, 1, "--set train.lr=nan: train.lr: expected a number, got 'nan'");
+    const char *s13[] = {"run.name=${HOME"};
+    expect_error(NULL, s13, 1, "--set run.name=${HOME: unterminated '${' in '${HOME'; close it with '}' or write '$${'");
+    const char *s14[] = {"ingest.background=[1, 2]"};
+    expect_error(NULL, s14, 1, "--set ingest.background=[1, 2]: ingest.background: expected a colour [r, g, b] (integers 0 to 255), got 2 values");
+    const char *s15[] = {"train=5"};
+    expect_error(NULL, s15, 1, "--set train=5: 'train' is a section, not a key (got '5'); set its keys, e.g. 'train.features'");
+    const char *s16[] = {"ingest.max_pixels=10000000001"};
+    expect_error(NULL, s16, 1, "--set ingest.max_pixels=10000000001: ingest.max_pixels: 10000000001 is out of range; use a value from 1 to 10000000000");
     const char *s9[] = {"train.split.val=0.3"};
     expect_error(FIX "mid.yaml", s9, 1,
                  "train.split.train + train.split.val + train.split.test = 1.2 (from default of "
