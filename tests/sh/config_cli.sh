@@ -5,12 +5,6 @@ set -u
 fail=0
 check() { if eval "$2"; then echo "ok: $1"; else echo "FAIL: $1"; fail=1; fi; }
 A="$ASSORT_BIN"
-# Under the sanitizer build, Open MPI's MPI_Init leaks from dlclose'd plugins
-# (frames LeakSanitizer cannot name or suppress) in every run of the binary;
-# leaks of the config code itself are checked by test_config, which has no MPI.
-if [ "${ASSORT_SANITIZE:-0}" = 1 ]; then
-  export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
-fi
 fix="$ASSORT_SRC/tests/data/config"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
