@@ -188,6 +188,8 @@ static int jpeg_run(const uint8_t *bytes, size_t n, const struct image_opts *o, 
         longjmp(ctx.jump, 1);
     }
     const uint64_t w = cinfo.image_width, h = cinfo.image_height;
+    out->width = (int)w; /* reported by image_probe() even when too large */
+    out->height = (int)h;
     if (w * h > o->max_pixels) {
         jpeg_destroy_decompress(&cinfo);
         return too_large(w, h, o->max_pixels);
@@ -308,6 +310,8 @@ static int png_run(const uint8_t *bytes, size_t n, const struct image_opts *o, s
     png_set_read_fn(png, &ctx, png_on_read);
     png_read_info(png, info);
     const uint64_t w = png_get_image_width(png, info), h = png_get_image_height(png, info);
+    out->width = (int)w;
+    out->height = (int)h;
     if (w * h > o->max_pixels) {
         png_destroy_read_struct(&png, &info, NULL);
         return too_large(w, h, o->max_pixels);
