@@ -2,3 +2,4 @@
 assort_unit_test(test_csv SOURCES unit/test_csv.c LABELS ingest)
 assort_unit_test(test_image_bad SOURCES unit/test_image_bad.c LABELS ingest)
 assort_unit_test(test_image_path SOURCES unit/test_image_path.c LABELS ingest)
+assort_unit_test(test_image_ref SOURCES unit/test_image_ref.c LABELS ingest TIMEOUT 600)
