@@ -1,0 +1,7 @@
+# Similarity: exact kNN, names, fused scores, groups, the command.
+assort_unit_test(test_sim_knn SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_sim_knn.c LABELS similarity)
+add_test(NAME test_sim_knn_2ranks COMMAND ${ASSORT_MPIEXEC} ${ASSORT_MPI_FLAGS} -n 2
+         $<TARGET_FILE:test_sim_knn>)
+set_tests_properties(test_sim_knn_2ranks PROPERTIES ENVIRONMENT "${ASSORT_TEST_ENV}"
+  TIMEOUT 300 LABELS "unit;similarity" SKIP_RETURN_CODE 77)
+assort_sh_test(sim_knn_ranks sh/sim_knn_ranks.sh LABELS similarity)
