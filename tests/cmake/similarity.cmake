@@ -5,3 +5,4 @@ add_test(NAME test_sim_knn_2ranks COMMAND ${ASSORT_MPIEXEC} ${ASSORT_MPI_FLAGS} 
 set_tests_properties(test_sim_knn_2ranks PROPERTIES ENVIRONMENT "${ASSORT_TEST_ENV}"
   TIMEOUT 300 LABELS "unit;similarity" SKIP_RETURN_CODE 77)
 assort_sh_test(sim_knn_ranks sh/sim_knn_ranks.sh LABELS similarity)
+assort_unit_test(test_sim_names SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_sim_names.c LABELS similarity)
