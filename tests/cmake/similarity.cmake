@@ -8,3 +8,11 @@ assort_sh_test(sim_knn_ranks sh/sim_knn_ranks.sh LABELS similarity)
 assort_unit_test(test_sim_names SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_sim_names.c LABELS similarity)
 assort_unit_test(test_sim_fuse SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_sim_fuse.c LABELS similarity)
 assort_unit_test(test_sim_fuse_2ranks SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_sim_fuse.c RANKS 2 LABELS similarity)
+
+# Benchmarks (not tests): tools/bench/bench_knn, tools/bench/bench_names.sh.
+foreach(b bench_knn bench_names)
+  add_executable(${b} ${CMAKE_SOURCE_DIR}/tools/bench/${b}.c)
+  target_compile_options(${b} PRIVATE ${ASSORT_WARNINGS})
+  target_link_libraries(${b} PRIVATE assort_core)
+  set_target_properties(${b} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tools)
+endforeach()
