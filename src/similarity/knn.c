@@ -203,6 +203,13 @@ int knn_search(const struct knn_shard *sh, const int64_t *query_rows, int64_t qu
     TRY_ALLOC(qrow_blk);
     if (sh->row_count) memcpy(bufs[0], sh->feats, sizeof(float) * sh->row_count * dim);
 
+    /* progress in tiles (query block x candidate block), rank 0's count */
+    int64_t q_blocks = 0;
+    for (int64_t i = 0; i < query_count; i++)
+        if (i == 0 || query_rows[i] / block != query_rows[i - 1] / block) q_blocks++;
+    struct progress prog;
+    int64_t tiles_done = 0;
+    progress_begin(&prog, "similarity", "image tiles", q_blocks * ((n + block - 1) / block));
     int cur = 0;
     for (int step = 0; step < size; step++) {
         int owner = (rank - step + size) % size;
@@ -237,6 +244,7 @@ int knn_search(const struct knn_shard *sh, const int64_t *query_rows, int64_t qu
                 int64_t c1 = c0 + block < c_end ? c0 + block : c_end;
                 knn_block(qbuf, qrow_blk, qn, cand, c_begin, c0, c1, dim, sh->usable, tile,
                           heaps + q_first);
+                progress_update(&prog, ++tiles_done);
             }
         }
         if (extra) {
@@ -257,6 +265,7 @@ int knn_search(const struct knn_shard *sh, const int64_t *query_rows, int64_t qu
         }
     }
     for (int64_t i = 0; i < query_count; i++) topk_finish(&heaps[i]);
+    progress_end(&prog);
 
 fail:
     free(bufs[0]);

@@ -16,3 +16,11 @@ foreach(b bench_knn bench_names)
   target_link_libraries(${b} PRIVATE assort_core)
   set_target_properties(${b} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tools)
 endforeach()
+
+# `assort similarity` end to end (helper makes and checks the catalog).
+add_executable(test_sim_cmd ${CMAKE_SOURCE_DIR}/tests/unit/test_sim_cmd.c)
+target_compile_options(test_sim_cmd PRIVATE ${ASSORT_WARNINGS})
+target_include_directories(test_sim_cmd PRIVATE ${CMAKE_SOURCE_DIR}/tests/unit)
+target_link_libraries(test_sim_cmd PRIVATE assort_core)
+set_target_properties(test_sim_cmd PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+assort_sh_test(sim_cmd sh/sim_cmd.sh LABELS similarity)
