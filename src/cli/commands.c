@@ -19,5 +19,7 @@ const struct cli_cmd cli_commands[] = {
      "  assort config -c configs/experiments/demo.yaml --set train.epochs=5\n"
      "  assort config --set ingest.levels=[master_category,article_type]",
      cmd_config},
+    {"similarity", "CATALOG.h5", "image and name neighbours, fused scores, near-duplicate groups",
+     NULL, cmd_similarity},
 };
 const int cli_n_commands = (int)(sizeof cli_commands / sizeof cli_commands[0]);
