@@ -80,15 +80,14 @@ int cmd_similarity(int argc, char **argv) {
     TRY(rc);
     TRY(cli_load_config(&ctx));
     const struct config *cfg = ctx.cfg;
-    /* the config schema gives defaults; 0 values (an unset field) fall back here */
-    int k = cfg->similarity.k > 0 ? cfg->similarity.k : 20;
-    int block = cfg->similarity.block > 0 ? cfg->similarity.block : 2048;
-    int ngram = cfg->similarity.ngram > 0 ? cfg->similarity.ngram : 3;
+    /* Defaults and ranges come from the config schema (docs/config.md). */
+    int k = cfg->similarity.k;
+    int block = cfg->similarity.block;
+    int ngram = cfg->similarity.ngram;
     double w_img = cfg->similarity.w_img, w_name = cfg->similarity.w_name;
-    if (w_img == 0 && w_name == 0) w_img = w_name = 0.5;
-    double thr = cfg->similarity.duplicate_threshold > 0 ? cfg->similarity.duplicate_threshold : 0.9;
-    if (!backbone) backbone = cfg->extract.backbone && *cfg->extract.backbone ? cfg->extract.backbone : "lite0";
-    if (!query_mode) query_mode = cfg->similarity.query && *cfg->similarity.query ? cfg->similarity.query : "all";
+    double thr = cfg->similarity.duplicate_threshold;
+    if (!backbone) backbone = cfg->extract.backbone;
+    if (!query_mode) query_mode = cfg->similarity.query;
     REQUIRE(!strcmp(query_mode, "all") || !strcmp(query_mode, "dirty"), ST_USAGE,
             "similarity: --query %s is not known; use all or dirty", query_mode);
     log_info("similarity", "k=%d block=%d ngram=%d w_img=%.3g w_name=%.3g duplicate_threshold=%.3g "
