@@ -65,51 +65,86 @@ static int64_t epoch_rows(const int64_t *order, int64_t n, int64_t batch, int r,
     return k;
 }
 
+/* Buffers reused by every epoch's exchange (allocating ~3 shards of
+ * features per epoch costs more page faults than the copy itself). */
+struct xchg {
+    int *scount, *sdisp, *rcount, *rdisp;
+    int64_t *fill, *other;
+    float *sbuf, *rbuf;      /* (rows sent, D), (rows received, D) */
+    MPI_Datatype row;        /* D floats */
+};
+
+static void xchg_free(struct xchg *x) {
+    free(x->scount), free(x->sdisp), free(x->rcount), free(x->rdisp);
+    free(x->fill), free(x->other), free(x->sbuf), free(x->rbuf);
+    if (x->row != MPI_DATATYPE_NULL) MPI_Type_free(&x->row);
+    memset(x, 0, sizeof *x);
+    x->row = MPI_DATATYPE_NULL;
+}
+
+static int xchg_alloc(struct xchg *x, const struct train_set *tr, int d, int64_t max_rows) {
+    int rc = ST_OK, size = dist_size();
+    memset(x, 0, sizeof *x);
+    x->row = MPI_DATATYPE_NULL;
+    TRY_ALLOC(x->scount = calloc((size_t)size, sizeof(int)));
+    TRY_ALLOC(x->sdisp = calloc((size_t)size, sizeof(int)));
+    TRY_ALLOC(x->rcount = calloc((size_t)size, sizeof(int)));
+    TRY_ALLOC(x->rdisp = calloc((size_t)size, sizeof(int)));
+    TRY_ALLOC(x->fill = calloc((size_t)size, sizeof(int64_t)));
+    TRY_ALLOC(x->other = malloc(((size_t)tr->n_global + 1) * sizeof(int64_t)));
+    if (size > 1) {
+        TRY_ALLOC(x->sbuf = malloc(((size_t)tr->n_local + 1) * d * sizeof(float)));
+        TRY_ALLOC(x->rbuf = malloc(((size_t)max_rows + 1) * d * sizeof(float)));
+    }
+    TRY_MPI(MPI_Type_contiguous(d, MPI_FLOAT, &x->row));
+    TRY_MPI(MPI_Type_commit(&x->row));
+    return ST_OK;
+fail:
+    xchg_free(x);
+    return rc;
+}
+
 /* Moves the feature rows this rank needs for the epoch (rows, n_rows) from
- * their owners into xe (n_rows, D). */
+ * their owners into xe (n_rows, D). Rows it owns are copied directly. */
 static int exchange_rows(const struct train_set *tr, int d, const int64_t *order, int64_t batch,
-                         const int64_t *rows, int64_t n_rows, float *xe) {
+                         const int64_t *rows, int64_t n_rows, float *xe, struct xchg *x) {
     int rc = ST_OK, size = dist_size(), me = dist_rank();
     int64_t n = tr->n_global;
-    int *scount = calloc((size_t)size, sizeof(int)), *sdisp = calloc((size_t)size, sizeof(int));
-    int *rcount = calloc((size_t)size, sizeof(int)), *rdisp = calloc((size_t)size, sizeof(int));
-    int64_t *fill = calloc((size_t)size, sizeof(int64_t));
-    float *sbuf = NULL, *rbuf = NULL;
-    int64_t *other = NULL;
-    MPI_Datatype row = MPI_DATATYPE_NULL;
-    TRY_ALLOC(scount);
-    TRY_ALLOC(sdisp);
-    TRY_ALLOC(rcount);
-    TRY_ALLOC(rdisp);
-    TRY_ALLOC(fill);
-    TRY_ALLOC(sbuf = malloc(((size_t)tr->n_local + 1) * d * sizeof(float)));
-    TRY_ALLOC(rbuf = malloc(((size_t)n_rows + 1) * d * sizeof(float)));
-    TRY_ALLOC(other = malloc(((size_t)n + 1) * sizeof(int64_t)));
-    /* What I send to each rank, in that rank's step order. */
+    size_t rb = (size_t)d * sizeof(float);
+    if (size == 1) {
+        for (int64_t i = 0; i < n_rows; i++)
+            memcpy(xe + (size_t)i * d, tr->x + (size_t)(rows[i] - tr->first) * d, rb);
+        return ST_OK;
+    }
+    /* What I send to each other rank, in that rank's step order. */
     int64_t k = 0;
     for (int r = 0; r < size; r++) {
-        int64_t m = epoch_rows(order, n, batch, r, size, other, NULL);
-        sdisp[r] = (int)k;
-        for (int64_t i = 0; i < m; i++)
-            if (owner_of(other[i], n, size) == me)
-                memcpy(sbuf + (size_t)k++ * d, tr->x + (size_t)(other[i] - tr->first) * d,
-                       (size_t)d * sizeof(float));
-        scount[r] = (int)(k - sdisp[r]);
+        x->sdisp[r] = (int)k;
+        if (r != me) {
+            int64_t m = epoch_rows(order, n, batch, r, size, x->other, NULL);
+            for (int64_t i = 0; i < m; i++)
+                if (owner_of(x->other[i], n, size) == me)
+                    memcpy(x->sbuf + (size_t)k++ * d, tr->x + (size_t)(x->other[i] - tr->first) * d, rb);
+        }
+        x->scount[r] = (int)(k - x->sdisp[r]);
+        x->rcount[r] = 0;
+        x->fill[r] = 0;
     }
-    for (int64_t i = 0; i < n_rows; i++) rcount[owner_of(rows[i], n, size)]++;
-    for (int r = 1; r < size; r++) rdisp[r] = rdisp[r - 1] + rcount[r - 1];
-    TRY_MPI(MPI_Type_contiguous(d, MPI_FLOAT, &row));
-    TRY_MPI(MPI_Type_commit(&row));
-    TRY_MPI(MPI_Alltoallv(sbuf, scount, sdisp, row, rbuf, rcount, rdisp, row, dist_comm()));
     for (int64_t i = 0; i < n_rows; i++) {
         int src = owner_of(rows[i], n, size);
-        memcpy(xe + (size_t)i * d, rbuf + (size_t)(rdisp[src] + fill[src]++) * d,
-               (size_t)d * sizeof(float));
+        if (src != me) x->rcount[src]++;
+    }
+    x->rdisp[0] = 0;
+    for (int r = 1; r < size; r++) x->rdisp[r] = x->rdisp[r - 1] + x->rcount[r - 1];
+    TRY_MPI(MPI_Alltoallv(x->sbuf, x->scount, x->sdisp, x->row, x->rbuf, x->rcount, x->rdisp,
+                          x->row, dist_comm()));
+    for (int64_t i = 0; i < n_rows; i++) {
+        int src = owner_of(rows[i], n, size);
+        const float *from = src == me ? tr->x + (size_t)(rows[i] - tr->first) * d
+                                      : x->rbuf + (size_t)(x->rdisp[src] + x->fill[src]++) * d;
+        memcpy(xe + (size_t)i * d, from, rb);
     }
 fail:
-    if (row != MPI_DATATYPE_NULL) MPI_Type_free(&row);
-    free(scount), free(sdisp), free(rcount), free(rdisp), free(fill);
-    free(sbuf), free(rbuf), free(other);
     return rc;
 }
 
@@ -180,6 +215,8 @@ int train_run(const struct train_opts *o, const struct train_set *tr, const stru
     double *red = NULL, *nval = NULL;
     struct head_work w = {0};
     struct eval_stats vs = {0};
+    struct xchg xc = {0};
+    xc.row = MPI_DATATYPE_NULL;
     const struct grad_allreduce *ar = grad_allreduce_find(o->allreduce ? o->allreduce : "mpi");
     REQUIRE(ar, ST_USAGE, "gradient allreduce backend '%s' is not built in (use mpi)", o->allreduce);
     REQUIRE(batch > 0 && n > 0, ST_DATA, "no training rows (%lld) or batch %lld < 1",
@@ -198,6 +235,7 @@ int train_run(const struct train_opts *o, const struct train_set *tr, const stru
     TRY_ALLOC(grad = malloc(pc * sizeof(float)));
     TRY_ALLOC(red = malloc((pc + 3) * sizeof(double)));
     TRY(head_work_alloc(s, max_local, &w));
+    TRY(xchg_alloc(&xc, tr, (int)d, n / size + steps + 1));
     TRY(eval_stats_init(&vs, s->classes));
     if (o->class_balanced) {
         int64_t *cnt = calloc((size_t)s->classes, sizeof(int64_t));
@@ -226,7 +264,7 @@ int train_run(const struct train_opts *o, const struct train_set *tr, const stru
         double t0 = time_now();
         train_permutation(train_hash64(o->seed, (uint64_t)ep), n, order);
         int64_t m = epoch_rows(order, n, batch, me, size, rows, boff);
-        TRY(exchange_rows(tr, (int)d, order, batch, rows, m, xe));
+        TRY(exchange_rows(tr, (int)d, order, batch, rows, m, xe, &xc));
         double t1 = time_now();
         st->seconds_exchange += t1 - t0;
         struct dropout_key key = {o->seed, ep};
@@ -301,6 +339,7 @@ int train_run(const struct train_opts *o, const struct train_set *tr, const stru
     memcpy(st->params, st->best, pc * sizeof(float));
 fail:
     head_work_free(&w);
+    xchg_free(&xc);
     eval_stats_free(&vs);
     free(order), free(rows), free(boff), free(ids), free(ys), free(xe), free(grad), free(red);
     free(vlogits), free(cw), free(nval);
