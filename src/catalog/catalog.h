@@ -28,7 +28,7 @@
 #define CATALOG_FORMAT "assort-catalog"
 #define CATALOG_SCHEMA_VERSION 1
 
-/* Fixed string sizes (bytes, NUL-padded, UTF-8). Parallel HDF5 cannot write
+/* Fixed string sizes (bytes, NUL-terminated, UTF-8). Parallel HDF5 cannot write
  * variable-length data collectively, so per-product strings are fixed. */
 #define CATALOG_ID_BYTES 64
 #define CATALOG_NAME_BYTES 256
@@ -126,6 +126,12 @@ int catalog_write_small(struct catalog *c, const char *name, hid_t type, int ndi
 int catalog_read_all(struct catalog *c, const char *name, hid_t memtype, void **buf,
                      int64_t *rows);
 
+/* A text blob (YAML, JSON) as a scalar fixed-length string dataset
+ * (replaced if present). h5py reads it as bytes. */
+int catalog_write_text(struct catalog *c, const char *name, const char *text);
+/* Reads such a text dataset into a malloc'ed NUL-terminated string. */
+int catalog_read_text(struct catalog *c, const char *name, char **text);
+
 /* Removes an object (link) if it exists. */
 int catalog_delete(struct catalog *c, const char *name);
 
@@ -145,7 +151,7 @@ int catalog_has_attr(struct catalog *c, const char *obj, const char *attr);
 int catalog_mark_complete(struct catalog *c, const char *group);
 int catalog_is_complete(struct catalog *c, const char *group);
 
-/* Fixed-length UTF-8 string type of `size_bytes` (NUL-padded). Caller closes. */
+/* Fixed-length UTF-8 string type of `size_bytes` (NUL-terminated). Caller closes. */
 hid_t catalog_str_type(size_t size_bytes);
 
 /* Names of the members of a group (malloc'ed array of malloc'ed strings,

@@ -150,6 +150,13 @@ int cli_load_config(struct cli_ctx *ctx) {
     return rc;
 }
 
+void cli_fail_fast(const struct cli_cmd *cmd, int rc) {
+    if (rc == ST_OK || rc == CLI_HELP_SHOWN || dist_size() == 1 || dist_failure_agreed()) return;
+    char msg[2300];
+    snprintf(msg, sizeof msg, "%s: %s", cmd->name, err_msg());
+    dist_abort(rc, msg);
+}
+
 void cli_ctx_free(struct cli_ctx *ctx) {
     free(ctx->sets);
     free(ctx->pos);

@@ -54,6 +54,13 @@ int cli_parse(struct cli_ctx *ctx, const struct cli_cmd *cmd, const struct cli_o
  * every rank, applies run.progress_interval, and agrees on the status. */
 int cli_load_config(struct cli_ctx *ctx);
 
+/* Call first thing at a command's `fail:` label. A failure that not every
+ * rank agreed on (dist_agree) may leave other ranks waiting in a collective,
+ * so no collective cleanup (H5Fclose, barriers) may run: this ends the job
+ * now through dist_abort (message printed once, by the failing rank). Agreed
+ * failures and success return normally. */
+void cli_fail_fast(const struct cli_cmd *cmd, int rc);
+
 /* Frees what cli_parse/cli_load_config allocated. */
 void cli_ctx_free(struct cli_ctx *ctx);
 
