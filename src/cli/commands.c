@@ -11,5 +11,7 @@ const struct cli_cmd cli_commands[] = {
      "With --defaults, prints the full default YAML with comments. Otherwise loads\n"
      "-c FILE and --set overrides and prints the resolved config and its hash.",
      cmd_config},
+    {"train", "CATALOG.h5", "train classification heads on the extracted features", NULL,
+     cmd_train},
 };
 const int cli_n_commands = (int)(sizeof cli_commands / sizeof cli_commands[0]);
