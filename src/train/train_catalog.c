@@ -18,6 +18,7 @@
 #include "train/trainer.h"
 #include "util/check.h"
 #include "util/fsutil.h"
+#include "util/hash.h"
 #include "util/log.h"
 
 #define CLS CATALOG_CLASS_BYTES
@@ -478,8 +479,9 @@ static int train_level(struct catalog *c, const struct config *cfg, const struct
     struct head_layout lay;
     head_layout_of(&o.shape, &lay);
     snprintf(ckpt, sizeof ckpt, "%s.train.ckpt.h5", req->catalog);
-    snprintf(key, sizeof key, "%s/%s/rows=%lld/classes=%d/params=%zu", key_base, j->head_name,
-             (long long)tr.n_global, j->classes, lay.count);
+    snprintf(key, sizeof key, "%s/%s/rows=%lld/classes=%d:%016llx/params=%zu", key_base,
+             j->head_name, (long long)tr.n_global, j->classes,
+             (unsigned long long)hash64(j->names, (size_t)j->classes * CLS), lay.count);
     if (req->resume) {
         TRY(ckpt_load(ckpt, j->head_name, key, &st, lay.count, o.epochs));
         log_info("train", "%s: resuming after epoch %lld from %s", j->head_name,
