@@ -454,7 +454,8 @@ static int train_level(struct catalog *c, const struct config *cfg, const struct
              j->head_name, j->classes, (long long)tr.n_global, (long long)va.n_global,
              (long long)te.n_global, in->dim);
     struct train_opts o = {0};
-    int kind = head_kind_parse(req->head ? req->head : cfg->train.head);
+    int kind = head_kind_parse(req->head ? req->head : cfg->train.head ? cfg->train.head : "linear");
+    REQUIRE(kind >= 0, ST_USAGE, "head must be linear or mlp");
     int opt = optim_kind_parse(cfg->train.optimizer ? cfg->train.optimizer : "adamw");
     REQUIRE(opt >= 0, ST_USAGE, "train.optimizer '%s' is not sgd or adamw", cfg->train.optimizer);
     o.shape = (struct head_shape){(enum head_kind)kind, in->dim, cfg->train.hidden, j->classes,
