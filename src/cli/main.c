@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "dist/dist.h"
 #include "util/log.h"
+#include "util/signals.h"
 #include "util/status.h"
 
 static void print_usage(void) {
@@ -54,6 +55,7 @@ int main(int argc, char **argv) {
         return ST_USAGE;
     }
     err_clear();
+    signals_install();
     rc = cmd->run(argc - 1, argv + 1);
     if (rc == CLI_HELP_SHOWN) rc = ST_OK;
     if (rc != ST_OK) {
