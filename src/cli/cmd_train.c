@@ -5,6 +5,7 @@
 #include "commands.h"
 #include "train/train_catalog.h"
 #include "util/check.h"
+#include "util/signals.h"
 
 int cmd_train(int argc, char **argv) {
     static const struct cli_cmd self = {
@@ -31,6 +32,7 @@ int cmd_train(int argc, char **argv) {
     int rc = cli_parse(&ctx, &self, opts, argc, argv, 1, 1);
     if (rc != ST_OK) goto fail;
     TRY(cli_load_config(&ctx));
+    signals_install();
     struct train_request req = {ctx.pos[0], level, head, resume, stop_after};
     TRY(train_catalog(&req, ctx.cfg));
 fail:

@@ -51,7 +51,8 @@ void optim_step(struct optim *o, const struct head_layout *lay, float *params, c
         }
         return;
     }
-    const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
+    /* beta1 is train.momentum (0.9 by default), as the config documents */
+    const double b1 = o->momentum > 0 && o->momentum < 1 ? o->momentum : 0.9, b2 = 0.999, eps = 1e-8;
     double c1 = 1.0 - pow(b1, (double)o->step), c2 = 1.0 - pow(b2, (double)o->step);
     for (size_t i = 0; i < o->count; i++) {
         double g = grad[i];

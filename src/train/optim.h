@@ -3,7 +3,8 @@
  * SGD with (Nesterov) momentum (PyTorch's formulation: v = mu v + g; step
  * g + mu v with Nesterov, v without) with L2 weight decay added to the
  * gradient of weights; AdamW (Loshchilov & Hutter: decoupled decay
- * p -= lr wd p, bias-corrected moments, beta 0.9/0.999, eps 1e-8). Biases
+ * p -= lr wd p, bias-corrected moments, beta1 = momentum (0.9 when
+ * momentum is 0), beta2 0.999, eps 1e-8). Biases
  * are never decayed. State is one or two float buffers the size of the
  * parameters, so a checkpoint stores them as they are.
  */

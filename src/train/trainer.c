@@ -9,6 +9,7 @@
 #include "train/grad_allreduce.h"
 #include "util/check.h"
 #include "util/log.h"
+#include "util/signals.h"
 
 int train_state_init(struct train_state *st, const struct train_opts *o) {
     int rc = ST_OK;
@@ -330,6 +331,13 @@ int train_run(const struct train_opts *o, const struct train_set *tr, const stru
                  score, time_now() - t0, st->stopped_early ? " (early stop)" : "");
         if (ckpt) TRY(ckpt(st, ckpt_ctx));
         ran++;
+        int stop = 0;
+        TRY(signals_stop_agreed(&stop));
+        if (stop && ep + 1 < o->epochs && !st->stopped_early) {
+            rc = err_set(ST_INTERRUPTED, "stopped by a signal after epoch %lld (checkpoint "
+                         "written); rerun with --resume", (long long)ep + 1);
+            goto fail;
+        }
         if (o->stop_after > 0 && ran >= o->stop_after && ep + 1 < o->epochs && !st->stopped_early) {
             rc = err_set(ST_INTERRUPTED, "stopped after %d epoch(s) as asked; rerun with --resume",
                          ran);
