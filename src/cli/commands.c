@@ -19,6 +19,8 @@ const struct cli_cmd cli_commands[] = {
      "  assort config -c configs/experiments/demo.yaml --set train.epochs=5\n"
      "  assort config --set ingest.levels=[master_category,article_type]",
      cmd_config},
+    {"train", "CATALOG.h5", "train classification heads on the extracted features", NULL,
+     cmd_train},
     {"similarity", "CATALOG.h5", "image and name neighbours, fused scores, near-duplicate groups",
      NULL, cmd_similarity},
 };
