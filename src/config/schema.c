@@ -101,7 +101,7 @@ const struct cfg_key cfg_schema[] = {
     BOOL("train.class_balanced", train.class_balanced, "true",
          "weight the loss by inverse class frequency"),
     NUM("train.patience", CFG_INT, train.patience, "5", 0, 100000,
-        "early stopping after this many epochs without a better val loss; 0 = off"),
+        "early stopping after this many epochs without a better validation macro-F1; 0 = off"),
     NUM("train.min_class_count", CFG_INT, train.min_class_count, "30", 1, 1000000000,
         "classes with fewer products are rare"),
     STR("train.rare_classes", train.rare_classes, "other", "other|drop",
