@@ -7,3 +7,9 @@ target_compile_options(test_nn_features PRIVATE ${ASSORT_WARNINGS})
 target_link_libraries(test_nn_features PRIVATE assort_core)
 set_target_properties(test_nn_features PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
 assort_sh_test(nn_reference sh/nn_reference.sh LABELS nn TIMEOUT 900)
+
+# Benchmark (measured by hand, not a test): build/bench/bench_backbone.
+add_executable(bench_backbone ${CMAKE_SOURCE_DIR}/tools/bench/bench_backbone.c)
+target_compile_options(bench_backbone PRIVATE ${ASSORT_WARNINGS})
+target_link_libraries(bench_backbone PRIVATE assort_core)
+set_target_properties(bench_backbone PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bench)
