@@ -254,7 +254,7 @@ int effnet_load(const char *path, struct effnet **out) {
     TRY(attr_int(path, f, "/", "num_blocks", &net->num_blocks));
     TRY(attr_floats(path, f, "input_mean", net->input_mean, 3));
     TRY(attr_floats(path, f, "input_std", net->input_std, 3));
-    REQUIRE(net->image_size >= 32 && net->image_size <= 4096 && net->num_features > 0 &&
+    REQUIRE(net->image_size >= 8 && net->image_size <= 4096 && net->num_features > 0 &&
                 net->num_classes > 0 && net->num_blocks > 0 && net->num_blocks < 100,
             ST_DATA,
             "%s: implausible image_size=%d num_features=%d num_classes=%d num_blocks=%d; %s",

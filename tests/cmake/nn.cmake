@@ -1,5 +1,6 @@
 # nn: EfficientNet-Lite weights loading, CPU kernels, backbone vs references.
 assort_unit_test(test_nn_kernels SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_nn_kernels.c LABELS nn)
+assort_unit_test(test_nn_effnet SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_nn_effnet.c LABELS nn)
 
 # Helper for the script tests: pixels .npy -> features/logits .npy (not a test itself).
 add_executable(test_nn_features ${CMAKE_SOURCE_DIR}/tests/unit/test_nn_features.c)
