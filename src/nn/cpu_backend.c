@@ -14,7 +14,7 @@
 /* Default images per pass through the network: large enough that the 7x7
  * layers still make a GEMM with a few hundred rows, small enough that one
  * activation stays near the last-level cache. Measured in docs/nn.md. */
-#define CPU_DEFAULT_SUB_BATCH 4
+#define CPU_DEFAULT_SUB_BATCH 2
 
 /* One worker's scratch: activations rotate through buf[0..2]. */
 struct cpu_scratch {

@@ -27,10 +27,12 @@ void cpu_stem_im2col(const uint8_t *pixels, int batch, int side, const float mea
                      const float std[3], int k, int stride, float *cols, int threads);
 
 /* 1x1 convolution (or any row GEMM) on NHWC rows:
- *   out (rows, cout) = in (rows, cin) x weight (cout, cin)^T + bias (cout)
- * then `act`, then + residual (rows, cout) when not NULL (Lite blocks add the
- * residual after a linear projection, so act is NONE whenever residual is
- * set). One cblas_sgemm; threads are OpenBLAS's (set by the caller). */
+ *   out (rows, cout) = act(in (rows, cin) x weight (cout, cin)^T + bias (cout)
+ *                          [+ residual (rows, cout)])
+ * (Lite blocks only add a residual after a linear projection, act NONE.)
+ * threads <= 1: M-tiled single-threaded sgemm calls, each tile's bias,
+ * GEMM and ReLU6 done while it is in cache. threads > 1: one sgemm on the
+ * OpenBLAS threads (set by the caller) between OpenMP passes. */
 void cpu_conv1x1(const float *in, int rows, int cin, const float *weight, const float *bias,
                  int cout, enum cpu_act act, const float *residual, float *out, int threads);
 

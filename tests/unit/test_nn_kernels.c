@@ -110,8 +110,9 @@ static void test_depthwise(void) {
 }
 
 static void test_conv1x1(void) {
-    const int shapes[][3] = {{1, 16, 8}, {37, 24, 144}, {200, 96, 24}, {49, 1152, 40}};
-    for (int si = 0; si < 4; si++) {
+    /* {600, 40, 1152}: several 1 MiB row tiles in the single-thread path */
+    const int shapes[][3] = {{1, 16, 8}, {37, 24, 144}, {200, 96, 24}, {49, 1152, 40}, {600, 40, 1152}};
+    for (int si = 0; si < 5; si++) {
         int rows = shapes[si][0], cin = shapes[si][1], cout = shapes[si][2];
         float *in = malloc((size_t)rows * cin * 4), *wt = malloc((size_t)cout * cin * 4);
         float *bias = malloc((size_t)cout * 4), *res = malloc((size_t)rows * cout * 4);
@@ -121,13 +122,14 @@ static void test_conv1x1(void) {
         fill(wt, (size_t)cout * cin, 0.5f);
         fill(bias, (size_t)cout, 1.f);
         fill(res, (size_t)rows * cout, 1.f);
-        for (int mode = 0; mode < 3; mode++) { /* relu6, linear, linear + residual */
+        for (int mode = 0; mode < 6; mode++) { /* relu6, linear, linear + residual; x 1|2 threads */
+            int threads = mode < 3 ? 1 : 2;
             /* a 1x1 conv is the naive conv with k = 1 on a (rows, 1) image */
-            ref_conv(in, 1, rows, 1, cin, wt, bias, cout, 1, 1, 0, mode == 0, ref);
-            if (mode == 2)
+            ref_conv(in, 1, rows, 1, cin, wt, bias, cout, 1, 1, 0, mode % 3 == 0, ref);
+            if (mode % 3 == 2)
                 for (size_t i = 0; i < (size_t)rows * cout; i++) ref[i] += res[i];
-            cpu_conv1x1(in, rows, cin, wt, bias, cout, mode == 0 ? CPU_ACT_RELU6 : CPU_ACT_NONE,
-                        mode == 2 ? res : NULL, out, 2);
+            cpu_conv1x1(in, rows, cin, wt, bias, cout, mode % 3 == 0 ? CPU_ACT_RELU6 : CPU_ACT_NONE,
+                        mode % 3 == 2 ? res : NULL, out, threads);
             double d = max_diff(out, ref, (size_t)rows * cout);
             EXPECT(d <= 1e-4 * (1 + sqrt(cin)), "conv1x1 rows=%d cin=%d cout=%d mode=%d: %g",
                    rows, cin, cout, mode, d);
