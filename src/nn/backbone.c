@@ -1,0 +1,93 @@
+/* backbone.c - the backend table and the dispatch around it. The only place
+ * that knows which backends are compiled in. */
+#include "backbone.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dist/dist.h"
+#include "util/check.h"
+
+extern const struct backbone_ops backbone_cpu_ops;  /* cpu_backend.c */
+#if defined(ASSORT_HAVE_CUDA) && defined(ASSORT_HAVE_CUDNN_BACKEND)
+/* cuDNN backend (src/nn/cudnn_*.cu, written separately). Define
+ * ASSORT_HAVE_CUDNN_BACKEND when it exists to register it here. */
+extern const struct backbone_ops backbone_cudnn_ops;
+#endif
+
+static const struct backbone_ops *const backends[] = {
+    &backbone_cpu_ops,
+#if defined(ASSORT_HAVE_CUDA) && defined(ASSORT_HAVE_CUDNN_BACKEND)
+    &backbone_cudnn_ops,
+#endif
+};
+#define BACKEND_COUNT ((int)(sizeof backends / sizeof backends[0]))
+
+struct backbone {
+    const struct backbone_ops *ops;
+    const struct effnet *net;
+    int max_batch;
+    void *state;
+};
+
+int backbone_default_threads(void) {
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int per_node = dist_local_size();
+    if (cores < 1) cores = 1;
+    if (per_node < 1) per_node = 1;
+    long t = cores / per_node;
+    return t < 1 ? 1 : (int)t;
+}
+
+int backbone_create(const char *backend, const struct effnet *net,
+                    const struct backbone_opts *opts, struct backbone **out) {
+    int rc = ST_OK;
+    struct backbone *bb = NULL;
+    const struct backbone_ops *ops = NULL;
+    *out = NULL;
+    for (int i = 0; i < BACKEND_COUNT; i++)
+        if (strcmp(backends[i]->name, backend) == 0) ops = backends[i];
+    if (!ops) {
+        char names[128] = "";
+        for (int i = 0; i < BACKEND_COUNT; i++) {
+            if (i) strncat(names, ", ", sizeof names - strlen(names) - 1);
+            strncat(names, backends[i]->name, sizeof names - strlen(names) - 1);
+        }
+        FAIL(ST_USAGE, "backend '%s' is not available in this build (available: %s)%s", backend,
+             names,
+             strcmp(backend, "cudnn") == 0 ? "; rebuild on a machine with CUDA and cuDNN" : "");
+    }
+    REQUIRE(opts->max_batch >= 1, ST_USAGE, "backbone max batch must be >= 1 (got %d)",
+            opts->max_batch);
+    REQUIRE(opts->threads >= 0, ST_USAGE, "backbone threads must be >= 0 (got %d)",
+            opts->threads);
+    TRY_ALLOC(bb = calloc(1, sizeof *bb));
+    bb->ops = ops;
+    bb->net = net;
+    bb->max_batch = opts->max_batch;
+    struct backbone_opts o = *opts;
+    if (o.threads == 0) o.threads = backbone_default_threads();
+    TRY(ops->init(net, &o, &bb->state));
+    *out = bb;
+    bb = NULL;
+fail:
+    backbone_free(bb);
+    return rc;
+}
+
+int backbone_forward(struct backbone *bb, const uint8_t *pixels, int batch, float *features,
+                     float *logits) {
+    if (batch < 1 || batch > bb->max_batch)
+        return err_set(ST_USAGE, "backbone_forward: batch %d outside 1..%d (max batch)", batch,
+                       bb->max_batch);
+    return bb->ops->forward(bb->state, pixels, batch, features, logits);
+}
+
+const char *backbone_name(const struct backbone *bb) { return bb->ops->name; }
+
+void backbone_free(struct backbone *bb) {
+    if (!bb) return;
+    if (bb->state) bb->ops->free(bb->state);
+    free(bb);
+}

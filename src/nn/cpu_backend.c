@@ -1,0 +1,189 @@
+/* cpu_backend.c - the CPU backend: EfficientNet-Lite forward pass in NHWC
+ * with OpenBLAS sgemm for the stem (im2col) and the 1x1 convolutions, direct
+ * vectorised loops for the depthwise convolutions. The reference every GPU
+ * backend is tested against. */
+#include <cblas.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/backbone.h"
+#include "nn/cpu_kernels.h"
+#include "util/check.h"
+
+/* Default images per pass through the network: large enough that the 7x7
+ * layers still make a GEMM with a few hundred rows, small enough that one
+ * activation stays near the last-level cache. Measured in docs/nn.md. */
+#define CPU_DEFAULT_SUB_BATCH 2
+
+/* One worker's scratch: activations rotate through buf[0..2]. */
+struct cpu_scratch {
+    float *cols;          /* (sub_batch * so * so, 27) stem patches */
+    float *buf[3];        /* each (sub_batch, act_max) NHWC activations */
+};
+
+struct cpu_state {
+    const struct effnet *net;
+    int threads;
+    int sub_batch;        /* images per pass, <= max_batch */
+    float **dw_kkc;       /* (num_blocks) depthwise weights repacked (k, k, c) */
+    struct cpu_scratch *scratch; /* (threads) one per image-parallel worker */
+    size_t act_max;       /* floats of the largest activation of one image */
+    int stem_side;        /* stem output side */
+};
+
+static void cpu_free(void *state) {
+    struct cpu_state *s = state;
+    if (!s) return;
+    if (s->dw_kkc)
+        for (int i = 0; i < s->net->num_blocks; i++) free(s->dw_kkc[i]);
+    free(s->dw_kkc);
+    for (int t = 0; s->scratch && t < s->threads; t++) {
+        free(s->scratch[t].cols);
+        for (int i = 0; i < 3; i++) free(s->scratch[t].buf[i]);
+    }
+    free(s->scratch);
+    free(s);
+}
+
+static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
+
+static int cpu_init(const struct effnet *net, const struct backbone_opts *opts, void **state) {
+    int rc = ST_OK;
+    struct cpu_state *s = NULL;
+    TRY_ALLOC(s = calloc(1, sizeof *s));
+    s->net = net;
+    s->threads = opts->threads > 0 ? opts->threads : 1;
+    s->sub_batch = opts->sub_batch > 0 ? opts->sub_batch : CPU_DEFAULT_SUB_BATCH;
+    if (s->sub_batch > opts->max_batch) s->sub_batch = opts->max_batch;
+
+    /* Walk the architecture for the largest activation of one image. */
+    int pad, h;
+    cpu_same_pad(net->image_size, net->stem.kernel, net->stem.stride, &h, &pad);
+    s->stem_side = h;
+    size_t m = (size_t)h * h * net->stem.out_ch;
+    TRY_ALLOC(s->dw_kkc = calloc((size_t)net->num_blocks, sizeof *s->dw_kkc));
+    for (int i = 0; i < net->num_blocks; i++) {
+        const struct effnet_block *b = &net->blocks[i];
+        int oh;
+        cpu_same_pad(h, b->kernel, b->stride, &oh, &pad);
+        m = max_sz(m, (size_t)h * h * b->exp_ch);
+        m = max_sz(m, (size_t)oh * oh * b->exp_ch);
+        m = max_sz(m, (size_t)oh * oh * b->out_ch);
+        h = oh;
+        /* (c, k, k, 1) -> (k, k, c): channels contiguous like the NHWC input. */
+        const int k = b->kernel, c = b->exp_ch;
+        TRY_ALLOC(s->dw_kkc[i] = malloc((size_t)k * k * c * sizeof(float)));
+        for (int ch = 0; ch < c; ch++)
+            for (int t = 0; t < k * k; t++)
+                s->dw_kkc[i][(size_t)t * c + ch] = b->depthwise.weight[(size_t)ch * k * k + t];
+    }
+    m = max_sz(m, (size_t)h * h * net->head.out_ch);
+    s->act_max = m;
+    size_t so = (size_t)s->stem_side;
+    TRY_ALLOC(s->scratch = calloc((size_t)s->threads, sizeof *s->scratch));
+    for (int t = 0; t < s->threads; t++) {
+        struct cpu_scratch *w = &s->scratch[t];
+        TRY_ALLOC(w->cols = malloc((size_t)s->sub_batch * so * so * 27 * sizeof(float)));
+        for (int i = 0; i < 3; i++)
+            TRY_ALLOC(w->buf[i] = malloc((size_t)s->sub_batch * m * sizeof(float)));
+    }
+    *state = s;
+    s = NULL;
+fail:
+    cpu_free(s);
+    return rc;
+}
+
+/* Runs n <= sub_batch images to pooled features (n, num_features) with the
+ * scratch `w`; kernels split their work over T threads (1 inside an
+ * image-parallel worker). */
+static void cpu_forward_chunk(const struct cpu_state *s, struct cpu_scratch *w, int T,
+                              const uint8_t *pixels, int n, float *features) {
+    const struct effnet *net = s->net;
+    float *x = w->buf[0], *e = w->buf[1], *d = w->buf[2];
+    int h = s->stem_side;
+
+    cpu_stem_im2col(pixels, n, net->image_size, net->input_mean, net->input_std,
+                    net->stem.kernel, net->stem.stride, w->cols, T);
+    cpu_conv1x1(w->cols, n * h * h, net->stem.kernel * net->stem.kernel * 3, net->stem.weight,
+                net->stem.bias, net->stem.out_ch, CPU_ACT_RELU6, NULL, x, T);
+    for (int i = 0; i < net->num_blocks; i++) {
+        const struct effnet_block *b = &net->blocks[i];
+        const float *src = x; /* (n, h, h, exp_ch) input of the depthwise */
+        if (b->expand_ratio != 1) {
+            cpu_conv1x1(x, n * h * h, b->in_ch, b->expand.weight, b->expand.bias, b->exp_ch,
+                        CPU_ACT_RELU6, NULL, e, T);
+            src = e;
+        }
+        int oh, pad;
+        cpu_same_pad(h, b->kernel, b->stride, &oh, &pad);
+        cpu_depthwise(src, n, h, h, b->exp_ch, s->dw_kkc[i], b->depthwise.bias, b->kernel,
+                      b->stride, CPU_ACT_RELU6, d, T);
+        /* Project into e (free now); the residual reads x, so x cannot be the output. */
+        cpu_conv1x1(d, n * oh * oh, b->exp_ch, b->project.weight, b->project.bias, b->out_ch,
+                    CPU_ACT_NONE, b->residual ? x : NULL, e, T);
+        float *t = x;
+        x = e;
+        e = t;
+        h = oh;
+    }
+    cpu_conv1x1(x, n * h * h, net->head.in_ch, net->head.weight, net->head.bias,
+                net->head.out_ch, CPU_ACT_RELU6, NULL, e, T);
+    cpu_avgpool(e, n, h * h, net->head.out_ch, features, T);
+}
+
+/* Two ways to use T threads, chosen per call; both give bit-identical
+ * features (every output element is computed by the same kernel code with
+ * the same reduction order; threads only split rows):
+ *  - image-parallel (batch >= 2T): one OpenMP region per call; each thread
+ *    runs whole sub-batches through the network with its own scratch and a
+ *    single-threaded OpenBLAS (openblas_set_num_threads(1), so no BLAS
+ *    threads exist inside the region). No synchronisation between layers:
+ *    on 2 cores this is what keeps threads from spinning against each other
+ *    (see docs/nn.md for the measurements).
+ *  - layer-parallel (small batches): each kernel splits its rows over T
+ *    OpenMP threads and each GEMM runs on T OpenBLAS threads, one after the
+ *    other, never nested. */
+static int cpu_forward(void *state, const uint8_t *pixels, int batch, float *features,
+                       float *logits) {
+    struct cpu_state *s = state;
+    const struct effnet *net = s->net;
+    const size_t img_bytes = (size_t)net->image_size * net->image_size * 3;
+    const int T = s->threads;
+    const int chunks = (batch + s->sub_batch - 1) / s->sub_batch;
+    if (T > 1 && batch >= 2 * T) {
+        openblas_set_num_threads(1);
+#pragma omp parallel for num_threads(T) schedule(dynamic, 1)
+        for (int c = 0; c < chunks; c++) {
+            int b0 = c * s->sub_batch;
+            int n = batch - b0 < s->sub_batch ? batch - b0 : s->sub_batch;
+            cpu_forward_chunk(s, &s->scratch[omp_get_thread_num()], 1,
+                              pixels + (size_t)b0 * img_bytes, n,
+                              features + (size_t)b0 * net->num_features);
+        }
+    } else {
+        /* Process-wide setting; set on every call so that another user of
+         * OpenBLAS in the process cannot leave us with a different count. */
+        openblas_set_num_threads(T);
+        for (int c = 0; c < chunks; c++) {
+            int b0 = c * s->sub_batch;
+            int n = batch - b0 < s->sub_batch ? batch - b0 : s->sub_batch;
+            cpu_forward_chunk(s, &s->scratch[0], T, pixels + (size_t)b0 * img_bytes, n,
+                              features + (size_t)b0 * net->num_features);
+        }
+    }
+    if (logits) {
+        openblas_set_num_threads(T);
+        cpu_conv1x1(features, batch, net->num_features, net->classifier.weight,
+                    net->classifier.bias, net->num_classes, CPU_ACT_NONE, NULL, logits, T);
+    }
+    return ST_OK;
+}
+
+const struct backbone_ops backbone_cpu_ops = {
+    .name = "cpu",
+    .init = cpu_init,
+    .forward = cpu_forward,
+    .free = cpu_free,
+};

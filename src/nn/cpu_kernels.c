@@ -1,0 +1,239 @@
+/* cpu_kernels.c - CPU primitives: SAME padding, stem im2col, 1x1 conv via
+ * sgemm, depthwise conv as direct loops vectorised over channels, pooling.
+ *
+ * The hot loops are compiled for AVX-512, AVX2+FMA and baseline x86-64 with
+ * target_clones (picked at load time by the CPU), so the build needs no
+ * -march flag and the binary runs on any x86-64 node. */
+#include "cpu_kernels.h"
+
+#include <cblas.h>
+#include <string.h>
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define NN_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define NN_CLONES
+#endif
+
+/* 8 floats, any alignment, may alias the float arrays it is read from.
+ * Accessed through macros, not functions: passing vectors by value across a
+ * function boundary would depend on the clone's ABI. */
+typedef float v8f __attribute__((vector_size(32)));
+typedef float v8u __attribute__((vector_size(32), aligned(4), may_alias));
+#define v8_load(p) (*(const v8u *)(const void *)(p))
+#define v8_store(p, v) (*(v8u *)(void *)(p) = (v))
+
+static inline float relu6f(float x) { return x < 0.f ? 0.f : (x > 6.f ? 6.f : x); }
+
+void cpu_same_pad(int in, int k, int stride, int *out, int *pad_before) {
+    int o = (in + stride - 1) / stride;
+    int total = (o - 1) * stride + k - in;
+    if (total < 0) total = 0;
+    *out = o;
+    *pad_before = total / 2;
+}
+
+void cpu_stem_im2col(const uint8_t *pixels, int batch, int side, const float mean[3],
+                     const float std[3], int k, int stride, float *cols, int threads) {
+    int o, pad;
+    cpu_same_pad(side, k, stride, &o, &pad);
+    const int kc = k * k * 3;
+    float lut[3][256]; /* (c, value) normalised pixel */
+    for (int c = 0; c < 3; c++)
+        for (int v = 0; v < 256; v++) lut[c][v] = ((float)v - mean[c]) / std[c];
+#pragma omp parallel for num_threads(threads) schedule(static) collapse(2)
+    for (int b = 0; b < batch; b++) {
+        for (int oy = 0; oy < o; oy++) {
+            const uint8_t *img = pixels + (size_t)b * side * side * 3;
+            float *row = cols + ((size_t)b * o + oy) * o * kc;
+            for (int ox = 0; ox < o; ox++) {
+                float *dst = row + (size_t)ox * kc;
+                for (int ky = 0; ky < k; ky++) {
+                    int iy = oy * stride - pad + ky;
+                    for (int kx = 0; kx < k; kx++) {
+                        int ix = ox * stride - pad + kx;
+                        float *d = dst + (ky * k + kx) * 3;
+                        if (iy < 0 || iy >= side || ix < 0 || ix >= side) {
+                            d[0] = d[1] = d[2] = 0.f;
+                        } else {
+                            const uint8_t *p = img + ((size_t)iy * side + ix) * 3;
+                            d[0] = lut[0][p[0]];
+                            d[1] = lut[1][p[1]];
+                            d[2] = lut[2][p[2]];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* Before the GEMM: out[r, :] = bias (+ residual[r, :]) for rows [r0, r1). */
+NN_CLONES
+static void prefill_rows(float *out, size_t r0, size_t r1, int cout, const float *bias,
+                         const float *residual) {
+    for (size_t r = r0; r < r1; r++) {
+        float *o = out + r * (size_t)cout;
+        if (residual) {
+            const float *res = residual + r * (size_t)cout;
+#pragma omp simd
+            for (int j = 0; j < cout; j++) o[j] = bias[j] + res[j];
+        } else {
+            memcpy(o, bias, (size_t)cout * sizeof *o);
+        }
+    }
+}
+
+/* After the GEMM: ReLU6 in place on rows [r0, r1). */
+NN_CLONES
+static void relu6_rows(float *out, size_t r0, size_t r1, int cout) {
+    const size_t n = (r1 - r0) * (size_t)cout;
+    float *o = out + r0 * (size_t)cout;
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) o[i] = relu6f(o[i]);
+}
+
+/* Rows per tile in the single-thread path: the tile's output (~1 MiB, one
+ * core's L2 here) stays in cache from the bias prefill through the GEMM to
+ * the ReLU6. Smaller tiles (128 KiB) measured slower: OpenBLAS repacks the
+ * weights on every call. */
+static int tile_rows(int cout) {
+    int r = (int)((1024 * 1024) / ((size_t)cout * sizeof(float)));
+    return r < 32 ? 32 : r;
+}
+
+void cpu_conv1x1(const float *in, int rows, int cin, const float *weight, const float *bias,
+                 int cout, enum cpu_act act, const float *residual, float *out, int threads) {
+    /* The bias (and residual) are written first and the GEMM accumulates
+     * onto them (beta = 1): no zeroing pass and no separate bias pass. */
+    if (threads <= 1) {
+        const int tr = tile_rows(cout);
+        for (int r0 = 0; r0 < rows; r0 += tr) {
+            int n = rows - r0 < tr ? rows - r0 : tr;
+            prefill_rows(out, (size_t)r0, (size_t)r0 + n, cout, bias, residual);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, cout, cin, 1.0f,
+                        in + (size_t)r0 * cin, cin, weight, cin, 1.0f,
+                        out + (size_t)r0 * cout, cout);
+            if (act == CPU_ACT_RELU6) relu6_rows(out, (size_t)r0, (size_t)r0 + n, cout);
+        }
+        return;
+    }
+    /* Layer-parallel: OpenMP passes around one OpenBLAS-threaded GEMM. */
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int t = 0; t < threads; t++)
+        prefill_rows(out, (size_t)rows * t / threads, (size_t)rows * (t + 1) / threads, cout,
+                     bias, residual);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, cout, cin, 1.0f, in, cin,
+                weight, cin, 1.0f, out, cout);
+    if (act == CPU_ACT_RELU6) {
+#pragma omp parallel for num_threads(threads) schedule(static)
+        for (int t = 0; t < threads; t++)
+            relu6_rows(out, (size_t)rows * t / threads, (size_t)rows * (t + 1) / threads, cout);
+    }
+}
+
+/* One output row (b, oy) of a depthwise conv, all channels. */
+NN_CLONES
+static void depthwise_row(const float *in_b, int h, int w, int c, const float *wk,
+                          const float *bias, int k, int stride, int pad_t, int pad_l, int oy,
+                          int ow, enum cpu_act act, float *out_row) {
+    const int iy0 = oy * stride - pad_t;
+    const int ky0 = iy0 < 0 ? -iy0 : 0;
+    const int ky1 = iy0 + k > h ? h - iy0 : k;
+    const size_t rs = (size_t)w * c; /* input row stride, floats */
+    int c0 = 0;
+    /* 32-channel tiles: 4 accumulators live in registers across all taps. */
+    for (; c0 + 32 <= c; c0 += 32) {
+        const v8f b0 = v8_load(bias + c0), b1 = v8_load(bias + c0 + 8);
+        const v8f b2 = v8_load(bias + c0 + 16), b3 = v8_load(bias + c0 + 24);
+        for (int ox = 0; ox < ow; ox++) {
+            const int ix0 = ox * stride - pad_l;
+            const int kx0 = ix0 < 0 ? -ix0 : 0;
+            const int kx1 = ix0 + k > w ? w - ix0 : k;
+            v8f a0 = b0, a1 = b1, a2 = b2, a3 = b3;
+            for (int ky = ky0; ky < ky1; ky++) {
+                const float *ip = in_b + (size_t)(iy0 + ky) * rs + (size_t)ix0 * c + c0;
+                const float *wp = wk + (size_t)ky * k * c + c0;
+                for (int kx = kx0; kx < kx1; kx++) {
+                    const float *x = ip + (size_t)kx * c, *wt = wp + (size_t)kx * c;
+                    a0 += v8_load(x) * v8_load(wt);
+                    a1 += v8_load(x + 8) * v8_load(wt + 8);
+                    a2 += v8_load(x + 16) * v8_load(wt + 16);
+                    a3 += v8_load(x + 24) * v8_load(wt + 24);
+                }
+            }
+            float *o = out_row + (size_t)ox * c + c0;
+            v8_store(o, a0);
+            v8_store(o + 8, a1);
+            v8_store(o + 16, a2);
+            v8_store(o + 24, a3);
+        }
+    }
+    /* 8-channel tiles, then single channels. */
+    for (; c0 + 8 <= c; c0 += 8) {
+        const v8f b0 = v8_load(bias + c0);
+        for (int ox = 0; ox < ow; ox++) {
+            const int ix0 = ox * stride - pad_l;
+            const int kx0 = ix0 < 0 ? -ix0 : 0;
+            const int kx1 = ix0 + k > w ? w - ix0 : k;
+            v8f a0 = b0;
+            for (int ky = ky0; ky < ky1; ky++)
+                for (int kx = kx0; kx < kx1; kx++)
+                    a0 += v8_load(in_b + (size_t)(iy0 + ky) * rs + (size_t)(ix0 + kx) * c + c0) *
+                          v8_load(wk + ((size_t)ky * k + kx) * c + c0);
+            v8_store(out_row + (size_t)ox * c + c0, a0);
+        }
+    }
+    for (; c0 < c; c0++) {
+        for (int ox = 0; ox < ow; ox++) {
+            const int ix0 = ox * stride - pad_l;
+            const int kx0 = ix0 < 0 ? -ix0 : 0;
+            const int kx1 = ix0 + k > w ? w - ix0 : k;
+            float a = bias[c0];
+            for (int ky = ky0; ky < ky1; ky++)
+                for (int kx = kx0; kx < kx1; kx++)
+                    a += in_b[(size_t)(iy0 + ky) * rs + (size_t)(ix0 + kx) * c + c0] *
+                         wk[((size_t)ky * k + kx) * c + c0];
+            out_row[(size_t)ox * c + c0] = a;
+        }
+    }
+    if (act == CPU_ACT_RELU6) {
+        const size_t n = (size_t)ow * c;
+#pragma omp simd
+        for (size_t i = 0; i < n; i++) out_row[i] = relu6f(out_row[i]);
+    }
+}
+
+void cpu_depthwise(const float *in, int batch, int h, int w, int c, const float *weight_kkc,
+                   const float *bias, int k, int stride, enum cpu_act act, float *out,
+                   int threads) {
+    int oh, ow, pad_t, pad_l;
+    cpu_same_pad(h, k, stride, &oh, &pad_t);
+    cpu_same_pad(w, k, stride, &ow, &pad_l);
+    const int tasks = batch * oh;
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int t = 0; t < tasks; t++) {
+        int b = t / oh, oy = t % oh;
+        depthwise_row(in + (size_t)b * h * w * c, h, w, c, weight_kkc, bias, k, stride, pad_t,
+                      pad_l, oy, ow, act, out + ((size_t)b * oh + oy) * ow * c);
+    }
+}
+
+NN_CLONES
+static void avgpool_one(const float *in, int hw, int c, float *out) {
+    for (int j = 0; j < c; j++) out[j] = 0.f;
+    for (int p = 0; p < hw; p++) {
+        const float *x = in + (size_t)p * c;
+#pragma omp simd
+        for (int j = 0; j < c; j++) out[j] += x[j];
+    }
+    const float inv = 1.0f / (float)hw;
+#pragma omp simd
+    for (int j = 0; j < c; j++) out[j] *= inv;
+}
+
+void cpu_avgpool(const float *in, int batch, int hw, int c, float *out, int threads) {
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int b = 0; b < batch; b++)
+        avgpool_one(in + (size_t)b * hw * c, hw, c, out + (size_t)b * c);
+}

@@ -1,0 +1,50 @@
+/* cpu_kernels.h - the CPU primitives of the EfficientNet-Lite forward pass.
+ *
+ * All activations are NHWC float32. Every convolution uses TensorFlow "SAME"
+ * padding (cpu_same_pad). Functions that take `threads` run OpenMP regions of
+ * that many threads, or OpenBLAS calls (after openblas_set_num_threads by the
+ * caller), never one inside the other. They do not fail: shapes are the
+ * caller's contract.
+ */
+#ifndef ASSORT_NN_CPU_KERNELS_H
+#define ASSORT_NN_CPU_KERNELS_H
+
+#include <stdint.h>
+
+enum cpu_act { CPU_ACT_NONE = 0, CPU_ACT_RELU6 = 1 };
+
+/* TF SAME padding along one axis: *out = ceil(in / stride),
+ * pad_total = max((out - 1) * stride + k - in, 0), *pad_before = pad_total / 2
+ * (the extra pixel, if any, goes after). */
+void cpu_same_pad(int in, int k, int stride, int *out, int *pad_before);
+
+/* Stem input: normalises uint8 RGB pixels ((p - mean[c]) / std[c]) and lays
+ * out the KxK/stride SAME patches as rows for a GEMM, zeros where the patch
+ * leaves the image (the padding is applied to the normalised input, as TF).
+ *   pixels (batch, side, side, 3) uint8
+ *   cols   (batch * oh * ow, k * k * 3), column order (ky, kx, c) = OHWI's HWI */
+void cpu_stem_im2col(const uint8_t *pixels, int batch, int side, const float mean[3],
+                     const float std[3], int k, int stride, float *cols, int threads);
+
+/* 1x1 convolution (or any row GEMM) on NHWC rows:
+ *   out (rows, cout) = act(in (rows, cin) x weight (cout, cin)^T + bias (cout)
+ *                          [+ residual (rows, cout)])
+ * (Lite blocks only add a residual after a linear projection, act NONE.)
+ * threads <= 1: M-tiled single-threaded sgemm calls, each tile's bias,
+ * GEMM and ReLU6 done while it is in cache. threads > 1: one sgemm on the
+ * OpenBLAS threads (set by the caller) between OpenMP passes. */
+void cpu_conv1x1(const float *in, int rows, int cin, const float *weight, const float *bias,
+                 int cout, enum cpu_act act, const float *residual, float *out, int threads);
+
+/* Depthwise KxK convolution with stride 1 or 2 and SAME padding, + bias, then
+ * `act`. weight_kkc is (k, k, c) (channel fastest, repacked from the file's
+ * (c, k, k, 1)).
+ *   in  (batch, h, w, c)     out (batch, oh, ow, c), oh = ceil(h / stride) */
+void cpu_depthwise(const float *in, int batch, int h, int w, int c, const float *weight_kkc,
+                   const float *bias, int k, int stride, enum cpu_act act, float *out,
+                   int threads);
+
+/* Global average pool: out (batch, c) = mean over hw of in (batch, hw, c). */
+void cpu_avgpool(const float *in, int batch, int hw, int c, float *out, int threads);
+
+#endif
