@@ -15,7 +15,4 @@ target_compile_options(bench_backbone PRIVATE ${ASSORT_WARNINGS})
 target_link_libraries(bench_backbone PRIVATE assort_core)
 set_target_properties(bench_backbone PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bench)
 
-# The CPU hot loops: -O3 and FMA contraction (the build default for ISO C is
-# -ffp-contract=off, which splits every a += x * w into a multiply and an add).
-set_source_files_properties(${CMAKE_SOURCE_DIR}/src/nn/cpu_kernels.c DIRECTORY ${CMAKE_SOURCE_DIR}
-  PROPERTIES COMPILE_OPTIONS "-O3;-ffp-contract=fast")
+
