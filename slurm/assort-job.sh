@@ -59,7 +59,10 @@ assort_job_launcher() {
   case "${ASSORT_LAUNCH:-srun}" in
     srun)
       # 22.05+: srun no longer inherits --cpus-per-task from the batch allocation.
-      printf '%s\n' srun --mpi=pmix --kill-on-bad-exit=1 "--cpus-per-task=${SLURM_CPUS_PER_TASK:-1}" ;;
+      # No --kill-on-bad-exit: after a checkpoint every rank exits 4, and the first
+      # to exit must not get the others killed while they finish; a rank that fails
+      # alone ends the job through MPI_Abort.
+      printf '%s\n' srun --mpi=pmix "--cpus-per-task=${SLURM_CPUS_PER_TASK:-1}" ;;
     mpirun)
       # Open MPI reads the Slurm allocation; as root it needs the two variables.
       printf '%s\n' mpirun -n "${SLURM_NTASKS:-1}" --bind-to none ;;
@@ -92,7 +95,8 @@ assort_job() {
   # Trap first: USR1 without a trap would end the batch shell.
   trap assort_job_on_usr1 USR1
   bin=$(assort_job_bin) || return 2
-  mapfile -t launch < <(assort_job_launcher) || return 2
+  assort_job_launcher >/dev/null || return 2
+  mapfile -t launch < <(assort_job_launcher)
   [ "${ASSORT_LAUNCH:-srun}" = mpirun ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
   cmd=("${launch[@]}" "$bin" "$stage")
   [ -n "${ASSORT_CONFIG:-}" ] && cmd+=(-c "$ASSORT_CONFIG")
@@ -141,7 +145,11 @@ assort_job() {
       assort_job_outcome=interrupted
       return 4
     fi
-    assort_job_log "interrupted after a checkpoint; requeuing job $SLURM_JOB_ID to resume"
+    if [ "$rc" -eq 4 ]; then
+      assort_job_log "interrupted after a checkpoint; requeuing job $SLURM_JOB_ID to resume"
+    else
+      assort_job_log "step ended with $rc after the warning signal; requeuing job $SLURM_JOB_ID to resume from the last committed checkpoint"
+    fi
     if ! scontrol requeue "$SLURM_JOB_ID"; then
       assort_job_log "scontrol requeue $SLURM_JOB_ID failed (was the job submitted with --requeue?); resubmit to resume"
       assort_job_outcome=interrupted
