@@ -109,4 +109,30 @@ expect "runs.tsv has one line per task" [ "$(cut -f1 "$d/sweep/runs.tsv" | sort 
 # jobcomp/filetxt has no array fields: each task is a row under its own job id.
 st=$(sacct -c -n -o jobname%20,state 2>/dev/null | awk '$1 == "assort-sweep" {print $2}' | sort | uniq -c | tr -s ' ' | sed 's/^ //')
 expect "sacct -c: 3 sweep tasks COMPLETED (got '$st')" [ "$st" = "3 COMPLETED" ]
+
+# 5. the nightly chain draft: stages in order through afterok; a failed stage
+# cancels the ones after it.
+cat > stage-check <<'SH'
+#!/bin/sh
+[ "${SLURM_PROCID:-0}" = 0 ] && echo "$1 $SLURM_JOB_ID" >> "$CHAIN_LOG"
+[ "$1" = "${FAIL_STAGE:-}" ] && exit 5
+exit 0
+SH
+chmod +x stage-check
+rc=0
+ids=$(CHAIN_LOG="$d/chain1.log" NIGHTLY_WAIT=1 NIGHTLY_LOCK="$d/nightly.lock" ASSORT_BIN="$d/stage-check" \
+      ASSORT_CATALOG="$d/cat.h5" "$ASSORT_SRC/slurm/nightly.sh" -o "$d/chain-%j.out") || rc=$?
+echo "$ids"
+expect "nightly chain: exit 0 (got $rc)" [ "$rc" -eq 0 ]
+expect "nightly chain: 5 stages ran in order" \
+  [ "$(cut -d' ' -f1 "$d/chain1.log" | tr '\n' ' ')" = "ingest extract train similarity classify " ]
+expect "nightly chain: printed job ids are the ones that ran" [ "$ids" = "$(cat "$d/chain1.log")" ]
+rc=0
+ids=$(CHAIN_LOG="$d/chain2.log" FAIL_STAGE=train NIGHTLY_WAIT=1 NIGHTLY_LOCK="$d/nightly.lock" \
+      ASSORT_BIN="$d/stage-check" ASSORT_CATALOG="$d/cat.h5" "$ASSORT_SRC/slurm/nightly.sh" -o "$d/chain-%j.out") || rc=$?
+expect "nightly chain with train failing: exit 1 (got $rc)" [ "$rc" -eq 1 ]
+expect "nightly chain with train failing: stops after train" \
+  [ "$(cut -d' ' -f1 "$d/chain2.log" | tr '\n' ' ')" = "ingest extract train " ]
+cls=$(awk '$1 == "classify" {print $2}' <<<"$ids")
+expect "nightly chain with train failing: classify CANCELLED" [ "$(job_state "$cls")" = CANCELLED ]
 finish
