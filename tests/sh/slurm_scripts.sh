@@ -17,7 +17,7 @@ for f in "$s"/*.sbatch "$s"/assort-job.sh "$ASSORT_SRC/tools/slurm-local"; do
   expect "$(basename "$f") parses" bash -n "$f"
 done
 if command -v shellcheck >/dev/null; then
-  expect "shellcheck clean" bash -c "cd '$ASSORT_SRC' && shellcheck -x slurm/*.sbatch slurm/assort-job.sh tools/slurm-local tests/sh/slurm_*.sh"
+  expect "shellcheck clean" bash -c "cd '$ASSORT_SRC' && shellcheck -x slurm/*.sbatch slurm/assort-job.sh slurm/nightly.sh tools/slurm-local tests/sh/slurm_*.sh"
 else
   echo "note: shellcheck not installed; lint skipped"
 fi
