@@ -55,7 +55,7 @@ static int make(const char *path) {
         int dup = r > 0 && r % 50 == 1;           /* row r duplicates row r - 1 */
         if (dup) t = (r - 1) < 800 ? (r - 1) % 8 : 8;
         snprintf(ids[r], sizeof ids[r], "P%04d", r);
-        int w = rnd() < 0.2 ? (int)((rnd() + 0.5) * 8.999) : t; /* 70% informative word */
+        int w = rnd() < -0.3 ? (int)((rnd() + 0.5) * 7.999) : t; /* 80% informative word */
         if (dup) memcpy(names[r], names[r - 1], sizeof names[r]);
         else snprintf(names[r], sizeof names[r], "Brand%d Men %s %s", r % 37, col[r % 6], word[w]);
         for (int j = 0; j < DIM; j++)
