@@ -23,5 +23,7 @@ const struct cli_cmd cli_commands[] = {
      cmd_train},
     {"similarity", "CATALOG.h5", "image and name neighbours, fused scores, near-duplicate groups",
      NULL, cmd_similarity},
+    {"classify", "CATALOG.h5", "categories, calibrated confidence, flags and CSV/JSONL exports",
+     NULL, cmd_classify},
 };
 const int cli_n_commands = (int)(sizeof cli_commands / sizeof cli_commands[0]);
