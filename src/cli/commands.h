@@ -5,5 +5,6 @@
 
 int cmd_info(int argc, char **argv);
 int cmd_config(int argc, char **argv);
+int cmd_ingest(int argc, char **argv);
 
 #endif
