@@ -36,7 +36,7 @@
 
 #define STAGE "ingest"
 #define PASS_A_BATCH 64 /* candidates checked between stop polls */
-#define PASS_B_BATCH 8  /* images per rank per collective write */
+#define PASS_B_BATCH 32  /* images per rank per collective write */
 
 /* --- small string -> index map (open addressing; keys owned elsewhere) ---- */
 
@@ -318,7 +318,11 @@ static int load_csv(struct ingest *g) {
         int st = csv_next(c, &cr, &have);
         if (st == ST_ERR) TRY(st);
         if (!have) {
-            if (st != ST_OK) FAIL(ST_DATA, "%s; nothing was ingested", err_msg());
+            if (st != ST_OK) {
+            char why[1024];
+            snprintf(why, sizeof why, "%s", err_msg());
+            FAIL(ST_DATA, "%s; nothing was ingested", why);
+        }
             break;
         }
         if (g->n_rows == g->cap_rows) {
@@ -582,6 +586,9 @@ fail:
     return rc;
 }
 
+/* Global progress estimate (local count * ranks) kept within the total. */
+static int64_t clamp_done(int64_t done, int64_t total) { return done < total ? done : total; }
+
 static int stop_check(void) {
     int stop = 0;
     int rc = signals_stop_agreed(&stop);
@@ -625,7 +632,7 @@ static int pass_a(struct ingest *g) {
         }
         TRY(dist_agree(st));
         TRY(stop_check());
-        progress_update(&pr, (i1 > b ? i1 - b : 0) * g->size);
+        progress_update(&pr, clamp_done((i1 > b ? i1 - b : 0) * g->size, g->n_cand));
     }
     progress_end(&pr);
     TRY(dist_allreduce_sum_i64(xa, (size_t)g->n_cand * 3));
@@ -867,7 +874,7 @@ static int pass_b(struct ingest *g, struct catalog *c) {
         TRY(dist_agree(st));
         TRY(dist_agree(write_pixels(d, dxpl, g->work_row + i0, i1 - i0, S, buf)));
         TRY(stop_check());
-        progress_update(&pr, (i1 - b) * g->size);
+        progress_update(&pr, clamp_done((i1 - b) * g->size, g->n_work));
     }
     progress_end(&pr);
     g->counts.images_written = g->n_work;
@@ -990,8 +997,12 @@ static int setup(struct ingest *g, const struct config *cfg) {
                 ST_USAGE, "ingest.levels: '%s' cannot name a class table (empty, 'levels' or has '/')",
                 cfg->ingest.levels.items[l]);
     int st = safepath_root_init(&g->root, cfg->ingest.images_root, cfg->ingest.allow_outside_root);
-    if (st != ST_OK)
-        FAIL(st, "%s; give the images folder with --images DIR or ingest.images_root", err_msg());
+    if (st != ST_OK) {
+        char why[1024];
+        snprintf(why, sizeof why, "%s", err_msg());
+        FAIL(st, "images root: %s; give the images folder with --images DIR or ingest.images_root",
+             why);
+    }
     g->root_ok = 1;
     image_opts_default(&g->iopt);
     g->iopt.max_pixels = (uint64_t)cfg->ingest.max_pixels;

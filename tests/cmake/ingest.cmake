@@ -1,0 +1,2 @@
+# The ingest stage (src/ingest/ingest.c, rejects.c, src/cli/cmd_ingest.c).
+assort_sh_test(ingest_bad sh/ingest_bad.sh LABELS ingest)
