@@ -23,5 +23,9 @@ const struct cli_cmd cli_commands[] = {
      cmd_train},
     {"similarity", "CATALOG.h5", "image and name neighbours, fused scores, near-duplicate groups",
      NULL, cmd_similarity},
+    {"runs", "CATALOG.h5 [--compare A B]", "list the runs recorded in a catalog, or compare two",
+     NULL, cmd_runs},
+    {"report", "CATALOG.h5 --out report.html", "write a self-contained HTML report of a run",
+     NULL, cmd_report},
 };
 const int cli_n_commands = (int)(sizeof cli_commands / sizeof cli_commands[0]);
