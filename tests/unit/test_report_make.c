@@ -3,8 +3,8 @@
  * `assort train`, `assort similarity` and `assort report` to run on.
  *   test_report_make FILE
  * 480 products, 2 levels (master: 3 classes, type: 8 classes), names of
- * brand + colour + type (product 7 is named `<script>alert(1)</script> & "x"`
- * to check HTML escaping), 40x40 synthetic images (a coloured shape per type
+ * brand + colour + type (products 6 and 7, a near-duplicate pair, are named
+ * `<script>alert(1)</script> & "x"` to check HTML escaping), 40x40 synthetic images (a coloured shape per type
  * on white), 32-dim features (a class signal + the colour + noise; products
  * 3k and 3k+1 for k < 40 are near-duplicates: same name, nearly the same
  * features), 6 unlabelled and 4 removed products. */
@@ -65,7 +65,7 @@ int main(int argc, char **argv) {
         int src = dup ? i - 1 : i;
         int t = (int)((src * 7919u) % TYPES), col = (int)((src * 31u / 7u) % 6);
         snprintf(ids[i], sizeof ids[i], "P%05d", 10000 + i);
-        if (i == 7)
+        if (src == 6)   /* rows 6 and 7: a near-duplicate pair, shown in the groups */
             snprintf(names[i], sizeof names[i], "<script>alert(1)</script> & \"x\"");
         else
             snprintf(names[i], sizeof names[i], "Brand%d Men %s %s", src % 23, colours[col], types[t]);
