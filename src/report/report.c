@@ -69,7 +69,7 @@ static const char *STYLE =
     "img.thumb{width:64px;height:64px;object-fit:contain;background:#fff;border:1px solid var(--line);"
     "border-radius:4px;image-rendering:auto;display:block}.item.q img.thumb{width:96px;height:96px}"
     "span.nothumb{display:block;width:64px;height:64px;background:#e5e9ee;border-radius:4px}"
-    ".group{border:1px solid var(--line);border-radius:8px;padding:8px 10px;margin:8px 0}"
+    ".groups{display:flex;flex-wrap:wrap;gap:10px}.group{border:1px solid var(--line);border-radius:8px;padding:8px 10px}"
     ".group .members{display:flex;flex-wrap:wrap;gap:10px;margin-top:6px}"
     ".tag{display:inline-block;font-size:11.5px;padding:1px 7px;border-radius:9px;background:#eef2f6;"
     "color:var(--muted)}.tag.bad{background:#fde8e8;color:#a4262c}.tag.ok{background:#e3f4ea;color:#1d6b43}"

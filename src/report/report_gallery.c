@@ -127,6 +127,7 @@ int report_section_duplicates(struct report_ctx *x, const struct run_info *sim) 
                  "groups holding %lld products (threshold %.2f).</p>",
               (long long)ng, (long long)in_groups, (long long)ng, (long long)in_groups, thr);
     if (!ng) hb_puts(b, "<p class=\"na\">No near-duplicates at this threshold.</p>");
+    hb_puts(b, "<div class=\"groups\">");
     for (int64_t k = 0; k < ng && k < GROUPS_SHOWN; k++) {
         hb_printf(b, "<div class=\"group\" data-group=\"%lld\" data-size=\"%lld\"><span class=\"tag\">"
                      "%lld products</span><div class=\"members\">",
@@ -141,6 +142,7 @@ int report_section_duplicates(struct report_ctx *x, const struct run_info *sim) 
             hb_printf(b, "<span class=\"tag\">+%lld more</span>", (long long)(g[k].size - shown));
         hb_puts(b, "</div></div>");
     }
+    hb_puts(b, "</div>");
 done:
     hb_puts(b, "</section>");
 fail:
