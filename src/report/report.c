@@ -578,9 +578,6 @@ static int reliability_level(struct report_ctx *x, const struct run_info *r, con
     TRY(catalog_read_all(x->c, sp->string, H5T_NATIVE_INT8, (void **)&split, &rows));
     REQUIRE(rows == x->n, ST_DATA, "%s has %lld rows, the catalog %lld", sp->string, (long long)rows,
             (long long)x->n);
-    /* train records the backbone as "lite0" or, in early versions, "lite0/data" */
-    char *slash = strchr(backbone, '/');
-    if (slash) *slash = '\0';
     snprintf(name, sizeof name, "/features/%s/data", backbone);
     TRY(catalog_read_all(x->c, name, H5T_NATIVE_FLOAT, (void **)&feats, &rows));
     snprintf(name, sizeof name, "/features/%s/valid", backbone);
