@@ -19,6 +19,10 @@ const struct cli_cmd cli_commands[] = {
      "  assort config -c configs/experiments/demo.yaml --set train.epochs=5\n"
      "  assort config --set ingest.levels=[master_category,article_type]",
      cmd_config},
+    {"extract", "CATALOG.h5", "EfficientNet-Lite features of the products (dirty ones by default)",
+     NULL, cmd_extract},
+    {"imagenet-top5", "IMAGE...", "top-5 ImageNet classes of photos (checks the backbone)", NULL,
+     cmd_imagenet_top5},
     {"train", "CATALOG.h5", "train classification heads on the extracted features", NULL,
      cmd_train},
     {"similarity", "CATALOG.h5", "image and name neighbours, fused scores, near-duplicate groups",
