@@ -176,6 +176,7 @@ static int work_is_resumable(const char *path, const char *work, const char *sta
             if (n < sizeof st) {
                 hid_t mt = H5Tcopy(H5T_C_S1);
                 H5Tset_size(mt, n);
+                H5Tset_cset(mt, H5Tget_cset(t)); /* UTF-8 attribute: ASCII memtype cannot convert */
                 H5Aread(a, mt, st);
                 st[n] = '\0';
                 H5Tclose(mt);

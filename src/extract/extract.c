@@ -530,11 +530,12 @@ int extract_catalog(const struct extract_request *req, const struct config *cfg)
     int64_t total = written;
     TRY(dist_agree(dist_allreduce_sum_i64(&total, 1)));
     if (stopped) {
-        rc = err_set(ST_INTERRUPTED, "extract: stopped by %s after %lld of %lld products; the work "
+        rc = err_set(ST_INTERRUPTED, "stopped by %s after %lld of %lld products; the work "
                      "copy %s is kept: rerun the same command to continue",
                      sig == SIGUSR1 ? "SIGUSR1" : "SIGTERM", (long long)total, (long long)n_list,
                      txn.work);
         log_info(STAGE, "%s", err_msg());
+        rc = dist_agree(rc); /* every rank returns it: main prints once, no abort */
         run_free(&run);
         catalog_abort(&txn, 0);
         began = 0;
