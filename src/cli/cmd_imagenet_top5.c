@@ -75,9 +75,11 @@ int cmd_imagenet_top5(int argc, char **argv) {
     if (!strcmp(dev, "gpu") || !strcmp(dev, "auto")) {
         o.precision = "fp32";
         int st = backbone_create("cudnn", net, &o, &bb);
+        char why[512];
+        snprintf(why, sizeof why, "%s", err_msg());
         if (st != ST_OK && !strcmp(dev, "gpu"))
             FAIL(ST_USAGE, "--device gpu: the GPU backend is not usable (%s); use --device cpu",
-                 err_msg());
+                 why);
         err_clear();
         o.precision = NULL;
     } else if (strcmp(dev, "cpu")) {

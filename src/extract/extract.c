@@ -223,10 +223,12 @@ static int make_backbone(const char *device, const struct effnet *net, const str
             *used = "cudnn";
             return ST_OK;
         }
+        char why[512];
+        snprintf(why, sizeof why, "%s", err_msg()); /* err_set must not read its own buffer */
         if (!strcmp(device, "gpu"))
-            return err_set(ST_USAGE, "extract.device=gpu but the GPU backend is not usable (%s); "
-                           "use --device cpu (or auto)", err_msg());
-        log_info(STAGE, "no usable GPU backend (%s); extracting on the CPU", err_msg());
+            return err_set(ST_USAGE, "--device gpu: the GPU backend is not usable (%s); "
+                           "use --device cpu (or auto)", why);
+        log_info(STAGE, "no usable GPU backend (%s); extracting on the CPU", why);
         err_clear();
     } else if (strcmp(device, "cpu")) {
         return err_set(ST_USAGE, "--device %s: expected cpu, gpu or auto", device);
