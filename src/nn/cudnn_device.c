@@ -45,7 +45,28 @@ void gpu_describe(int device, char *out, size_t out_bytes) {
              (double)p.totalGlobalMem / (1024.0 * 1024 * 1024), drv / 1000, drv % 1000 / 10,
              rt / 1000, rt % 1000 / 10, cudnnGetVersion(), nccl);
 }
+void *gpu_host_alloc(size_t bytes) {
+    void *p = NULL;
+    if (gpu_device_count(NULL, 0) > 0 && cudaHostAlloc(&p, bytes, cudaHostAllocPortable) == cudaSuccess)
+        return p;
+    cudaGetLastError();
+    return malloc(bytes);
+}
+
+void gpu_host_free(void *p) {
+    if (!p) return;
+    struct cudaPointerAttributes a;
+    if (cudaPointerGetAttributes(&a, p) == cudaSuccess && a.type == cudaMemoryTypeHost) {
+        cudaFreeHost(p);
+        return;
+    }
+    cudaGetLastError();
+    free(p);
+}
 #else
+void *gpu_host_alloc(size_t bytes) { return malloc(bytes); }
+void gpu_host_free(void *p) { free(p); }
+
 int gpu_device_count(char *why, size_t why_bytes) {
     if (why) snprintf(why, why_bytes, "this build has no CUDA (nvcc/cuDNN/NCCL were not found "
                                       "when it was configured)");

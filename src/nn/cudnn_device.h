@@ -32,4 +32,13 @@ int gpu_select(const char *mode, int *use_gpu, int *device);
  * "no CUDA" when not compiled in. */
 void gpu_describe(int device, char *out, size_t out_bytes);
 
+/* Host memory of `bytes` for pixel batches and features: page-locked
+ * (cudaHostAlloc) when CUDA is compiled in and a device exists, so the cuDNN
+ * backend uploads it directly without a staging copy and a reader thread can
+ * fill the next buffer while the GPU computes on this one; plain malloc
+ * otherwise (or when pinning fails). NULL when out of memory. Free with
+ * gpu_host_free (which knows which kind it was). */
+void *gpu_host_alloc(size_t bytes);
+void gpu_host_free(void *p);
+
 #endif
