@@ -33,7 +33,9 @@ int nccl_comm_on_gpu(const struct nccl_comm *c);
 
 /* In-place sum over all ranks of `count` floats (elements, not bytes) at
  * buf: device memory when nccl_comm_on_gpu(c), host memory otherwise.
- * Collective; returns once the result is in buf (the stream is synchronised). */
+ * Collective; returns once the result is in buf (the stream is synchronised).
+ * The communicator's stream does not wait for other streams: work that
+ * writes buf must be complete (e.g. cudaDeviceSynchronize) before the call. */
 int nccl_comm_sum_f32(struct nccl_comm *c, float *buf, size_t count);
 
 /* The same for doubles. */

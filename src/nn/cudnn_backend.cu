@@ -134,7 +134,10 @@ int dev_alloc(gpu_state *s, void **p, size_t bytes, const char *what) {
 int upload_f32(gpu_state *s, float **dst, const float *src, size_t n, const char *what) {
     int rc = ST_OK;
     TRY(dev_alloc(s, (void **)dst, n * sizeof(float), what));
-    TRY_CUDA(cudaMemcpy(*dst, src, n * sizeof(float), cudaMemcpyHostToDevice));
+    /* On our (non-blocking) stream and waited for: a plain cudaMemcpy from pageable
+     * memory may return before its DMA lands, unordered with our stream. */
+    TRY_CUDA(cudaMemcpyAsync(*dst, src, n * sizeof(float), cudaMemcpyHostToDevice, s->stream));
+    TRY_CUDA(cudaStreamSynchronize(s->stream));
 fail:
     return rc;
 }

@@ -63,6 +63,8 @@ int main(int argc, char **argv) {
         float *d = NULL;
         EXPECT(cudaMalloc((void **)&d, nf * sizeof(float)) == cudaSuccess, "cudaMalloc");
         EXPECT(cudaMemcpy(d, hf, nf * sizeof(float), cudaMemcpyHostToDevice) == cudaSuccess, "h2d");
+        /* the communicator's stream is non-blocking: the copy must have landed */
+        EXPECT(cudaDeviceSynchronize() == cudaSuccess, "sync");
         EXPECT_INT(nccl_comm_sum_f32(c, d, nf), ST_OK);
         for (size_t i = 0; i < nf; i++) hf[i] = NAN;
         EXPECT(cudaMemcpy(hf, d, nf * sizeof(float), cudaMemcpyDeviceToHost) == cudaSuccess, "d2h");
