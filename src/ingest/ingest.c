@@ -899,10 +899,6 @@ static int pass_b(struct ingest *g, struct catalog *c) {
     TRY_H5(d = H5Dopen2(catalog_file(c), "/images/pixels", H5P_DEFAULT));
     TRY_H5(dxpl = H5Pcreate(H5P_DATASET_XFER));
     TRY_H5(H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE));
-    /* Unfiltered chunks are allocated at creation: each rank's whole-chunk
-     * slab is written with its own MPI-IO call, no two-phase exchange. */
-    if (g->cfg->catalog.deflate == 0 && !getenv("ASSORT_TMP_COLL"))
-        TRY_H5(H5Pset_dxpl_mpio_collective_opt(dxpl, H5FD_MPIO_INDIVIDUAL_IO));
     progress_begin(&pr, STAGE, "images", g->n_work);
     for (int64_t k = 0; k < batches; k++) {
         int64_t i0 = b + k * PASS_B_BATCH < e ? b + k * PASS_B_BATCH : e;

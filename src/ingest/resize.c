@@ -172,25 +172,15 @@ static void pass_horizontal_t2(const uint8_t *src, int src_w, int y0, int rows, 
     }
 }
 
-/* Horizontal pass: rows [y0, y0 + rows) of src (stride src_w*3) -> dst
- * (rows, c->out_count, 3). t2: the 2-tap form of c, or NULL. */
+/* Horizontal pass (any filter): rows [y0, y0 + rows) of src (stride
+ * src_w*3) -> dst (rows, c->out_count, 3). */
 static void pass_horizontal(const uint8_t *src, int src_w, int y0, int rows, const struct coeffs *c,
-                            const struct tap2 *t2, uint8_t *dst) {
+                            uint8_t *dst) {
     const int out_w = c->out_count, ksize = c->ksize;
     const int32_t bias = 1 << (PRECISION_BITS - 1);
     for (int y = 0; y < rows; y++) {
         const uint8_t *in = src + (size_t)(y0 + y) * src_w * 3;
         uint8_t *out = dst + (size_t)y * out_w * 3;
-        if (t2) {
-            for (int xx = 0; xx < out_w; xx++) {
-                const uint8_t *p = in + (size_t)t2[xx].first * 3;
-                const int32_t k0 = t2[xx].k0, k1 = t2[xx].k1;
-                out[xx * 3 + 0] = clip8(bias + p[0] * k0 + p[3] * k1);
-                out[xx * 3 + 1] = clip8(bias + p[1] * k0 + p[4] * k1);
-                out[xx * 3 + 2] = clip8(bias + p[2] * k0 + p[5] * k1);
-            }
-            continue;
-        }
         for (int xx = 0; xx < out_w; xx++) {
             const int xmin = c->bounds[xx * 2], xmax = c->bounds[xx * 2 + 1];
             const int32_t *k = c->k + (size_t)xx * ksize;
@@ -302,7 +292,7 @@ static void plan_run(const struct plan *p, const uint8_t *src, uint8_t *dst, siz
             pass_horizontal_t2(src, p->src_w, p->y_first, p->y_last - p->y_first, p->th, p->out_w,
                                p->srcT, p->midT, p->tmp);
         else
-            pass_horizontal(src, p->src_w, p->y_first, p->y_last - p->y_first, &p->ch, NULL, p->tmp);
+            pass_horizontal(src, p->src_w, p->y_first, p->y_last - p->y_first, &p->ch, p->tmp);
         mid = p->tmp;
         mid_row_bytes = (size_t)p->out_w * 3;
         shift = p->y_first;
