@@ -36,7 +36,8 @@
 
 #define STAGE "ingest"
 #define PASS_A_BATCH 64 /* candidates checked between stop polls */
-#define PASS_B_BATCH 32  /* images per rank per collective write */
+#define PASS_B_BATCH 32  /* images per rank per write (a multiple of the chunk's 4 rows) */
+#define PASS_B_SYNC 8    /* batches between agreements (unfiltered pixels) */
 
 /* --- small string -> index map (open addressing; keys owned elsewhere) ---- */
 
@@ -898,21 +899,29 @@ static int pass_b(struct ingest *g, struct catalog *c) {
     TRY(dist_agree(st));
     TRY_H5(d = H5Dopen2(catalog_file(c), "/images/pixels", H5P_DEFAULT));
     TRY_H5(dxpl = H5Pcreate(H5P_DATASET_XFER));
-    TRY_H5(H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE));
+    /* Unfiltered chunks are all allocated when the dataset is created or
+     * extended (parallel HDF5 allocates early), so each rank writes its own
+     * whole chunks with independent I/O: no two-phase exchange, no lockstep;
+     * the ranks agree on errors and stop requests every PASS_B_SYNC batches.
+     * Filtered (deflate) chunks need collective writes: one per batch. */
+    const int coll = g->cfg->catalog.deflate > 0;
+    TRY_H5(H5Pset_dxpl_mpio(dxpl, coll ? H5FD_MPIO_COLLECTIVE : H5FD_MPIO_INDEPENDENT));
     progress_begin(&pr, STAGE, "images", g->n_work);
     for (int64_t k = 0; k < batches; k++) {
         int64_t i0 = b + k * PASS_B_BATCH < e ? b + k * PASS_B_BATCH : e;
         int64_t i1 = i0 + PASS_B_BATCH < e ? i0 + PASS_B_BATCH : e;
-        st = fault_point("ingest.batch");
+        if (st == ST_OK) st = fault_point("ingest.batch");
         for (int64_t i = i0; st == ST_OK && i < i1; i++)
             st = render(g, rz, g->work_cand[i], buf + (size_t)(i - i0) * img_bytes);
         double ts = time_now();
-        TRY(dist_agree(st));
+        if (coll) TRY(dist_agree(st));
         double tw = time_now();
-        st = write_pixels(d, dxpl, g->work_row + i0, i1 - i0, S, buf);
+        if (st == ST_OK && (coll || i1 > i0)) st = write_pixels(d, dxpl, g->work_row + i0, i1 - i0, S, buf);
         double te = time_now();
-        TRY(dist_agree(st));
-        TRY(stop_check());
+        if (coll || (k + 1) % PASS_B_SYNC == 0 || k + 1 == batches) {
+            TRY(dist_agree(st));
+            TRY(stop_check());
+        }
         g->tm[TM_B_WRITE] += te - tw;
         g->tm[TM_B_SYNC] += (tw - ts) + (time_now() - te);
         progress_update(&pr, clamp_done((i1 - b) * g->size, g->n_work));
