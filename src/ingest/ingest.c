@@ -35,7 +35,8 @@
 #include "util/signals.h"
 
 #define STAGE "ingest"
-#define PASS_A_BATCH 64 /* candidates checked between stop polls */
+#define PASS_A_BATCH 64 /* candidates checked per fault point */
+#define PASS_A_SYNC 4   /* batches between agreements / stop polls */
 #define PASS_B_BATCH 32  /* images per rank per write (a multiple of the chunk's 4 rows) */
 #define PASS_B_SYNC 8    /* batches between agreements (unfiltered pixels) */
 
@@ -634,8 +635,9 @@ static int pass_a(struct ingest *g) {
     int64_t batches = (per_rank + PASS_A_BATCH - 1) / PASS_A_BATCH;
     TRY_ALLOC(xa = calloc((size_t)(g->n_cand ? g->n_cand : 1) * 3, sizeof *xa));
     progress_begin(&pr, STAGE, "images checked", g->n_cand);
+    int st = ST_OK; /* this rank's; once failed it checks no more images */
     for (int64_t k = 0; k < batches; k++) {
-        int st = fault_point("ingest.batch");
+        if (st == ST_OK) st = fault_point("ingest.batch");
         int64_t i0 = b + k * PASS_A_BATCH, i1 = i0 + PASS_A_BATCH < e ? i0 + PASS_A_BATCH : e;
         for (int64_t i = i0; st == ST_OK && i < i1; i++) {
             const struct row *r = &g->rows[g->cand[i]];
@@ -652,6 +654,9 @@ static int pass_a(struct ingest *g) {
                 st = reject(g, &local, r, r->id, r->path, reason, 1);
             }
         }
+        /* Agreement (errors, stop requests) every PASS_A_SYNC batches: each
+         * one waits for the slowest rank, which costs on a busy machine. */
+        if ((k + 1) % PASS_A_SYNC != 0 && k + 1 != batches) continue;
         double ts = time_now();
         TRY(dist_agree(st));
         TRY(stop_check());
