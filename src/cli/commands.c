@@ -23,5 +23,7 @@ const struct cli_cmd cli_commands[] = {
      cmd_train},
     {"similarity", "CATALOG.h5", "image and name neighbours, fused scores, near-duplicate groups",
      NULL, cmd_similarity},
+    {"nightly", "CATALOG.h5", "the nightly pipeline: plan (--plan) and the night's diff (--diff)", NULL,
+     cmd_nightly},
 };
 const int cli_n_commands = (int)(sizeof cli_commands / sizeof cli_commands[0]);
