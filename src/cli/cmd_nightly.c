@@ -82,8 +82,9 @@ static int decide(const struct plan_stage *st, const struct night_scan *s, const
             }
         }
     } else if (!strcmp(cmd, "extract")) {
-        snprintf(d->why, sizeof d->why, "%lld dirty (%lld new + changed tonight, %lld left dirty before)",
-                 (long long)s->to_extract, (long long)(s->to_extract - s->dirty_now), (long long)s->dirty_now);
+        snprintf(d->why, sizeof d->why, "%lld dirty (%lld new, %lld changed, %lld still dirty from before)",
+                 (long long)s->to_extract, (long long)s->new_count, (long long)s->changed_count,
+                 (long long)s->dirty_kept);
     } else if (!strcmp(cmd, "train")) {
         if (st->when == PLAN_CHANGED && !changed && s->n_heads > 0) {
             d->run = 0;
@@ -174,14 +175,14 @@ static int run_plan(struct cli_ctx *ctx, const char *plan_path, const char *csv,
     if (csv) printf("csv: %s (%lld records), images under %s\n", csv, (long long)scan.csv_rows, root);
     for (int i = 0; i < plan->n_stages; i++) {
         const struct plan_stage *st = &plan->stages[i];
-        printf("%d. %s: %s%s\n", i + 1, st->name, dec[i].run ? "" : "", dec[i].why);
+        printf("%d. %s: %s\n", i + 1, st->name, dec[i].why);
         printf("   assort %s", st->command);
         for (int s = 0; s < st->sets.count; s++) printf(" --set %s", st->sets.items[s]);
         for (int a = 0; a < st->args.count; a++) printf(" %s", st->args.items[a]);
         for (int a = 0; a < dec[i].extra.count; a++) printf(" %s", dec[i].extra.items[a]);
-        printf(" %s  [%s; %d rank%s x %d cpu%s%s%d gpu, time %s]\n", ctx->pos[0], dec[i].run ? "run" : "skip",
-               st->ranks, st->ranks == 1 ? "" : "s", st->cpus_per_rank, st->cpus_per_rank == 1 ? "" : "s",
-               st->gpus_per_rank ? " + " : ", ", st->gpus_per_rank, st->time);
+        printf(" %s\n   [%s; %d rank%s x %d cpu%s, %d gpu per rank, time %s]\n", ctx->pos[0],
+               dec[i].run ? "run" : "skip", st->ranks, st->ranks == 1 ? "" : "s", st->cpus_per_rank,
+               st->cpus_per_rank == 1 ? "" : "s", st->gpus_per_rank, st->time);
     }
     printf("nothing was written\n");
 fail:

@@ -113,7 +113,7 @@ int night_scan(const char *catalog_path, const char *csv_path, const char *image
         TRY(night_latest(c, "/predictions", 0, out->last_predictions, sizeof out->last_predictions));
         TRY(night_latest(c, "/nightly", 0, out->last_night, sizeof out->last_night));
     }
-    out->to_extract = out->dirty_now;
+    out->to_extract = out->dirty_kept = out->dirty_now;
     if (!csv_path) goto done;
 
     /* class names per level, to compare labels by name */
@@ -194,9 +194,10 @@ int night_scan(const char *catalog_path, const char *csv_path, const char *image
     }
     for (int64_t i = 0; i < n; i++)
         if (status[i] == PRODUCT_ACTIVE && !seen[i]) out->removed_count++;
-    out->to_extract = out->new_count;
+    out->dirty_kept = 0;
     for (int64_t i = 0; i < n; i++)
-        out->to_extract += (touched[i] || (dirty[i] && status[i] == PRODUCT_ACTIVE && seen[i]));
+        out->dirty_kept += !touched[i] && dirty[i] && status[i] == PRODUCT_ACTIVE && seen[i];
+    out->to_extract = out->new_count + out->changed_count + out->dirty_kept;
 done:
 fail:
     csv_close(csv);

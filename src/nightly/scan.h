@@ -27,7 +27,8 @@ struct night_scan {
     int64_t reactivated;     /* removed ids that come back */
     int64_t removed_count;   /* active ids absent from the CSV */
     int64_t unreadable;      /* CSV rows whose image cannot be read (ingest rejects them) */
-    int64_t to_extract;      /* rows extract will process: dirty now, changed, new */
+    int64_t dirty_kept;      /* dirty now, unchanged tonight and still in the CSV */
+    int64_t to_extract;      /* rows extract will process: new + changed + dirty_kept */
     int have_features;       /* /features/<backbone> complete */
     int64_t valid_features;  /* rows with valid features */
     int n_heads;             /* complete heads under /heads */
