@@ -94,7 +94,7 @@ submit() {
   local all_sets=${ASSORT_SET:-}
   [ -n "$sets" ] && all_sets="${all_sets:+$all_sets;}$sets"
   id=$(ASSORT_SET="$all_sets" NIGHTLY_JOB_STAGE="$job_stage" sbatch --parsable --export=ALL "${dep[@]}" "${opts[@]}" \
-       "${out_opt[@]}" "${sbatch_opts[@]}" "$script" "$@")
+       "${out_opt[@]}" "${sbatch_opts[@]}" "$script" "$@" 9>&-)
   id=${id%%;*}
   printf '%s\n' "$id"
 }
@@ -123,11 +123,12 @@ else
   [ -n "$csv" ] && pargs+=(--csv "$csv")
   [ -n "$images" ] && pargs+=(--images "$images")
   plan_rc=0
-  "$bin" nightly "${pargs[@]}" "$ASSORT_CATALOG" >&2 || plan_rc=$?
+  # 9>&-: Open MPI's singleton daemon (orted) outlives assort and must not hold the lock
+  "$bin" nightly "${pargs[@]}" "$ASSORT_CATALOG" >&2 9>&- || plan_rc=$?
   [ "$plan_rc" -eq 0 ] || { log "assort nightly --plan failed (exit $plan_rc); nothing submitted"; exit "$plan_rc"; }
   [ "$plan_only" = 1 ] && exit 0
   command -v sbatch >/dev/null || { log "sbatch not found (is Slurm set up? SLURM_CONF?)"; exit 1; }
-  tsv=$("$bin" nightly "${pargs[@]}" --emit tsv "$ASSORT_CATALOG")
+  tsv=$("$bin" nightly "${pargs[@]}" --emit tsv "$ASSORT_CATALOG" 9>&-)
   while IFS=$'\x1f' read -r -a f; do
     [ "${#f[@]}" -ge 2 ] || continue
     if [ "${f[0]}" = "#config" ]; then
@@ -138,7 +139,7 @@ else
     args=("${f[@]:8}")
     if [ "$action" != run ]; then echo "$st skipped"; continue; fi
     job_stage=""
-    opts=(--job-name="assort-$st" --ntasks="$ranks" --cpus-per-task="$cpus" --time="$tlim")
+    opts=(--job-name="nightly-$st" --ntasks="$ranks" --cpus-per-task="$cpus" --time="$tlim")
     script="$here/$acmd.sbatch"
     if [ "$gpus" -gt 0 ]; then
       script="$here/$acmd-gpu.sbatch"
