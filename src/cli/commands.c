@@ -40,6 +40,10 @@ const struct cli_cmd cli_commands[] = {
      NULL, cmd_similarity},
     {"classify", "CATALOG.h5", "categories, calibrated confidence, flags and CSV/JSONL exports",
      NULL, cmd_classify},
+    {"runs", "CATALOG.h5 [--compare A B]", "list the runs recorded in a catalog, or compare two",
+     NULL, cmd_runs},
+    {"report", "CATALOG.h5 --out report.html", "write a self-contained HTML report of a run",
+     NULL, cmd_report},
     {"nightly", "CATALOG.h5", "the nightly pipeline: plan (--plan) and the night's diff (--diff)", NULL,
      cmd_nightly},
 };

@@ -9,6 +9,8 @@ int cmd_ingest(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_similarity(int argc, char **argv);
 int cmd_classify(int argc, char **argv);
+int cmd_runs(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 int cmd_nightly(int argc, char **argv);
 
 #endif

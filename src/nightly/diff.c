@@ -388,31 +388,29 @@ int nightly_diff(const char *path, const struct config *cfg, struct night_diff *
     TRY(catalog_set_attr_i64(c, grp, "alert", out->alert));
     TRY(catalog_set_attr_str(c, grp, "backbone", cfg->train.features));
 
-    /* metrics JSON (NaN -> null) */
-    size_t cap = 1024 + 512 * (size_t)out->n_levels, used = 0;
+    /* metrics JSON (NaN -> null): "diff" counts and "drift" statistics, which
+     * `assort report` charts (its #nightly section flattens both objects) */
+    size_t cap = 2048 + 768 * (size_t)out->n_levels, used = 0;
     TRY_ALLOC(json = malloc(cap));
 #define J(...) used += (size_t)snprintf(json + used, cap - used, __VA_ARGS__)
-#define JNUM(x) (isfinite(x) ? (x) : 0), (isfinite(x) ? "" : "_null")
-    J("{\"predictions_run\": \"%s\", \"previous_predictions_run\": \"%s\", \"levels\": {",
-      out->predictions, out->prev_predictions);
-    for (int L = 0; L < out->n_levels; L++) {
-        const struct night_level *lv = &out->levels[L];
-        char tv[32], psi[32];
-        snprintf(tv, sizeof tv, isfinite(lv->class_tv) ? "%.6g" : "null", lv->class_tv);
-        snprintf(psi, sizeof psi, isfinite(lv->class_psi) ? "%.6g" : "null", lv->class_psi);
-        J("%s\"%s\": {\"classified\": %lld, \"changed\": %lld, \"new_flags\": %lld, \"class_tv\": %s, "
-          "\"class_psi\": %s}", L ? ", " : "", lv->name, (long long)lv->classified, (long long)lv->changed,
-          (long long)lv->new_review, tv, psi);
-    }
-    char cs[32], fp[32];
-    snprintf(cs, sizeof cs, isfinite(out->feature_cosine_shift) ? "%.6g" : "null", out->feature_cosine_shift);
-    snprintf(fp, sizeof fp, isfinite(out->feature_psi) ? "%.6g" : "null", out->feature_psi);
-    J("}, \"groups\": %lld, \"new_groups\": %lld, \"feature_rows\": %lld, \"feature_cosine_shift\": %s, "
-      "\"feature_psi\": %s, \"drift_alert\": %g, \"alert\": %s}", (long long)out->groups,
-      (long long)out->new_groups, (long long)out->feature_rows, cs, fp, out->drift_alert,
-      out->alert ? "true" : "false");
+    J("{\"predictions_run\": \"%s\", \"previous_predictions_run\": \"%s\", \"previous_night\": \"%s\", "
+      "\"diff\": {\"changed\": {", out->predictions, out->prev_predictions, out->prev_night);
+    for (int L = 0; L < out->n_levels; L++) J("%s\"%s\": %lld", L ? ", " : "", out->levels[L].name, (long long)out->levels[L].changed);
+    J("}, \"new_flags\": {");
+    for (int L = 0; L < out->n_levels; L++) J("%s\"%s\": %lld", L ? ", " : "", out->levels[L].name, (long long)out->levels[L].new_review);
+    J("}, \"new_groups\": %lld}, \"drift\": {\"class_tv\": {", (long long)out->new_groups);
+    char v[48];
+#define NUM(x) (snprintf(v, sizeof v, isfinite(x) ? "%.6g" : "null", (x)), v)
+    for (int L = 0; L < out->n_levels; L++) J("%s\"%s\": %s", L ? ", " : "", out->levels[L].name, NUM(out->levels[L].class_tv));
+    J("}, \"class_psi\": {");
+    for (int L = 0; L < out->n_levels; L++) J("%s\"%s\": %s", L ? ", " : "", out->levels[L].name, NUM(out->levels[L].class_psi));
+    J("}, \"feature_cosine_shift\": %s", NUM(out->feature_cosine_shift));
+    J(", \"feature_psi\": %s}, \"classified\": {", NUM(out->feature_psi));
+    for (int L = 0; L < out->n_levels; L++) J("%s\"%s\": %lld", L ? ", " : "", out->levels[L].name, (long long)out->levels[L].classified);
+    J("}, \"groups\": %lld, \"feature_rows\": %lld, \"drift_alert\": %g, \"alert\": %s}", (long long)out->groups,
+      (long long)out->feature_rows, out->drift_alert, out->alert ? "true" : "false");
+#undef NUM
 #undef J
-#undef JNUM
     TRY(run_set_metrics(&run, json));
     TRY(catalog_mark_complete(c, grp));
     TRY(dist_agree(run_end(c, &run)));
