@@ -36,7 +36,7 @@ expect "plan: train from scratch" grep -q "train: no heads stored yet" p1.txt
 expect "plan wrote nothing" [ "$(sha256sum cat.h5)" = "$sum0" ]
 expect "plan wrote no work copy" [ ! -e cat.h5.work ]
 "$ASSORT_BIN" nightly --plan "$yaml" --emit tsv --csv n2/catalog.csv --images n2 cat.h5 > t1.tsv
-expect "emit: 6 stage lines" [ "$(wc -l < t1.tsv)" = 6 ]
+expect "emit: 7 stage lines" [ "$(wc -l < t1.tsv)" = 7 ]
 expect "emit: ingest gets --update --csv --images" \
   [ "$(head -n 1 t1.tsv | tr '\037' ' ')" = "ingest ingest run 2 1 0 02:00:00  --update --csv n2/catalog.csv --images n2" ]
 expect "emit: train's set override" grep -q "^train"$'\x1f'"train"$'\x1f'"run"$'\x1f'"2"$'\x1f'"1"$'\x1f'"0"$'\x1f'"04:00:00"$'\x1f'"train.warm_start=true$" t1.tsv
