@@ -43,7 +43,7 @@ all_completed() {
 rc=0; night 1 "$d/night1" || rc=$?
 expect "night 1: chain exit 0" [ "$rc" -eq 0 ]
 expect "night 1: 7 stages submitted in order" \
-  [ "$(cut -d' ' -f1 ids.1 | tr '\n' ' ')" = "ingest extract train similarity classify diff " ]
+  [ "$(cut -d' ' -f1 ids.1 | tr '\n' ' ')" = "ingest extract train similarity classify diff report " ]
 expect "night 1: every job COMPLETED (sacct -c)" all_completed 1
 expect "night 1: plan said the catalog is created" grep -q "create the catalog: 2000 products" plan.1
 expect "night 1: the log file got the plan and the ids" grep -q "ingest: create the catalog" nightly.log
