@@ -176,6 +176,7 @@ static int work_is_resumable(const char *path, const char *work, const char *sta
             if (n < sizeof st) {
                 hid_t mt = H5Tcopy(H5T_C_S1);
                 H5Tset_size(mt, n);
+                H5Tset_cset(mt, H5Tget_cset(t)); /* UTF-8 attribute: ASCII memtype cannot convert */
                 H5Aread(a, mt, st);
                 st[n] = '\0';
                 H5Tclose(mt);
@@ -432,6 +433,81 @@ int catalog_read_rows(struct catalog *c, const char *name, hid_t memtype, int64_
 int catalog_write_rows(struct catalog *c, const char *name, hid_t memtype, int64_t begin,
                        int64_t count, const void *buf) {
     return rows_io(c, name, memtype, begin, count, (void *)buf, 1);
+}
+
+/* Selects the rows of a sorted list in fspace as a union of hyperslabs, one
+ * per run of consecutive rows, and builds the matching contiguous memory
+ * space (count, dims[1:]) ("none" selections when count is 0). */
+static int select_row_list(struct catalog *c, const char *name, hid_t d, const int64_t *rows,
+                           int64_t count, hid_t *fspace, hid_t *mspace) {
+    int rc = ST_OK;
+    hsize_t dims[8], start[8] = {0}, cnt[8];
+    int nd;
+    *fspace = *mspace = -1;
+    TRY_H5(*fspace = H5Dget_space(d));
+    TRY_H5(nd = H5Sget_simple_extent_ndims(*fspace));
+    TRY_H5(H5Sget_simple_extent_dims(*fspace, dims, NULL));
+    for (int64_t k = 0; k < count; k++)
+        REQUIRE(rows[k] >= 0 && (hsize_t)rows[k] < dims[0] && (k == 0 || rows[k] > rows[k - 1]),
+                ST_ERR, "%s: row list entry %lld (row %lld) of dataset %s (%llu rows) is out of "
+                "range or not ascending", c->path, (long long)k, (long long)rows[k], name,
+                (unsigned long long)dims[0]);
+    for (int i = 0; i < nd; i++) cnt[i] = dims[i];
+    if (count == 0) {
+        hsize_t one[8];
+        for (int i = 0; i < nd; i++) one[i] = 1;
+        TRY_H5(*mspace = H5Screate_simple(nd, one, NULL));
+        TRY_H5(H5Sselect_none(*mspace));
+        TRY_H5(H5Sselect_none(*fspace));
+        return ST_OK;
+    }
+    H5S_seloper_t op = H5S_SELECT_SET;
+    for (int64_t k = 0; k < count;) {
+        int64_t run = 1;
+        while (k + run < count && rows[k + run] == rows[k] + run) run++;
+        start[0] = (hsize_t)rows[k];
+        cnt[0] = (hsize_t)run;
+        TRY_H5(H5Sselect_hyperslab(*fspace, op, start, NULL, cnt, NULL));
+        op = H5S_SELECT_OR;
+        k += run;
+    }
+    cnt[0] = (hsize_t)count;
+    TRY_H5(*mspace = H5Screate_simple(nd, cnt, NULL));
+    return ST_OK;
+fail:
+    if (*fspace >= 0) H5Sclose(*fspace);
+    if (*mspace >= 0) H5Sclose(*mspace);
+    *fspace = *mspace = -1;
+    return rc;
+}
+
+static int row_list_io(struct catalog *c, const char *name, hid_t memtype, const int64_t *rows,
+                       int64_t count, void *buf, int write) {
+    int rc = ST_OK;
+    hid_t d = -1, fs = -1, ms = -1;
+    if (!catalog_exists(c, name))
+        return err_set(ST_DATA, "%s: dataset %s is missing", c->path, name);
+    TRY_H5(d = H5Dopen2(c->file, name, H5P_DEFAULT));
+    TRY(select_row_list(c, name, d, rows, count, &fs, &ms));
+    if (write)
+        TRY_H5(H5Dwrite(d, memtype, ms, fs, c->dxpl, buf));
+    else
+        TRY_H5(H5Dread(d, memtype, ms, fs, c->dxpl, buf));
+fail:
+    if (ms >= 0) H5Sclose(ms);
+    if (fs >= 0) H5Sclose(fs);
+    if (d >= 0) H5Dclose(d);
+    return rc;
+}
+
+int catalog_read_row_list(struct catalog *c, const char *name, hid_t memtype,
+                          const int64_t *rows, int64_t count, void *buf) {
+    return row_list_io(c, name, memtype, rows, count, buf, 0);
+}
+
+int catalog_write_row_list(struct catalog *c, const char *name, hid_t memtype,
+                           const int64_t *rows, int64_t count, const void *buf) {
+    return row_list_io(c, name, memtype, rows, count, (void *)buf, 1);
 }
 
 int catalog_write_small(struct catalog *c, const char *name, hid_t type, int ndims,

@@ -116,6 +116,18 @@ int catalog_read_rows(struct catalog *c, const char *name, hid_t memtype, int64_
 int catalog_write_rows(struct catalog *c, const char *name, hid_t memtype, int64_t begin,
                        int64_t count, const void *buf);
 
+/* Reads / writes an arbitrary list of rows as ONE collective transfer: rows
+ * (count entries, strictly ascending, each < the dataset's row count) are
+ * coalesced into runs of consecutive rows and selected as a union of
+ * hyperslabs; buf holds count * (row size) elements of `memtype`, row k of
+ * buf being rows[k]. Collective like catalog_read_rows: every rank calls,
+ * count may be 0 (an empty selection). ST_ERR (message naming the dataset)
+ * for an unsorted or out-of-range list. The list is borrowed. */
+int catalog_read_row_list(struct catalog *c, const char *name, hid_t memtype,
+                          const int64_t *rows, int64_t count, void *buf);
+int catalog_write_row_list(struct catalog *c, const char *name, hid_t memtype,
+                           const int64_t *rows, int64_t count, const void *buf);
+
 /* Writes a whole small dataset (created or replaced) from rank 0's buffer
  * (other ranks may pass the same buffer or NULL). For tables like
  * /categories/<level>, class names, head weights. */

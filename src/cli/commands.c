@@ -34,6 +34,10 @@ const struct cli_cmd cli_commands[] = {
      "  assort ingest --csv catalog.csv --images photos/ catalog.h5\n"
      "  mpirun -n 2 assort ingest --update --csv tonight.csv --images photos/ catalog.h5",
      cmd_ingest},
+    {"extract", "CATALOG.h5", "EfficientNet-Lite features of the products (dirty ones by default)",
+     NULL, cmd_extract},
+    {"imagenet-top5", "IMAGE...", "top-5 ImageNet classes of photos (checks the backbone)", NULL,
+     cmd_imagenet_top5},
     {"train", "CATALOG.h5", "train classification heads on the extracted features", NULL,
      cmd_train},
     {"similarity", "CATALOG.h5", "image and name neighbours, fused scores, near-duplicate groups",

@@ -6,6 +6,8 @@
 int cmd_info(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_ingest(int argc, char **argv);
+int cmd_extract(int argc, char **argv);
+int cmd_imagenet_top5(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_similarity(int argc, char **argv);
 int cmd_classify(int argc, char **argv);
