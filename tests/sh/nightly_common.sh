@@ -13,7 +13,9 @@ if [ ! -f "$weights" ] && [ -x "$py" ]; then
   "$ASSORT_SRC/tools/import-weights" --model lite0 --out-dir "$ASSORT_SRC/weights" >&2 || true
 fi
 [ -f "$weights" ] || skip "no $weights (run tools/setup-deps, then tools/import-weights)"
-[ -x "$py" ] && "$py" -c 'import h5py' 2>/dev/null || skip "no $py with h5py (run tools/setup-deps)"
+if ! { [ -x "$py" ] && "$py" -c 'import h5py' 2>/dev/null; }; then
+  skip "no $py with h5py (run tools/setup-deps)"
+fi
 shared=${ASSORT_SHARED:-$ASSORT_SRC/../shared}
 [ -f "$shared/data/fashion/images.tar" ] || skip "no $shared/data/fashion (the shared data set)"
 export ASSORT_SHARED=$shared

@@ -30,6 +30,7 @@ night() {  # night N DIR: runs the chain for DIR's CSV, waits; prints its stdout
   return "$rc"
 }
 # every submitted job of night N ended COMPLETED in sacct -c
+# shellcheck disable=SC2317  # called through expect
 all_completed() {
   local id st
   while read -r _ id; do
@@ -70,7 +71,7 @@ read -r ing ext nact ncls <<<"$(h5 \
 expect "night 2: ingest record new/changed/removed = 30/50/0 (got $ing)" [ "$ing" = 30/50/0 ]
 expect "night 2: extract record: exactly 80 re-extracted (got $ext)" [ "$ext" = 80 ]
 expect "night 2: all $nact active products classified (got $ncls)" [ "$nact" = 2030 ] && [ "$ncls" = "$nact" ]
-expect "night 2: train warm-started (log)" grep -q "warm start from" "$(ls -t assort-nightly-train-*.out | head -n 1)"
+expect "night 2: train warm-started (log)" grep -q "warm start from" "assort-nightly-train-$(awk '$1 == "train" {print $2}' ids.2).out"
 expect "night 2: second nightly record compares with night 1" \
   [ "$(h5 'n=complete("/nightly")[-1]; s(f["/nightly"][n].attrs["previous_predictions_run"]) == complete("/predictions")[-2]')" = True ]
 h5 'n=complete("/nightly")[-1]; json.dumps({k: (float(v) if "float" in str(type(v)) else int(v) if "int" in str(type(v)) else s(v)) for k, v in f["/nightly"][n].attrs.items()})'
