@@ -38,7 +38,8 @@ train:
 YAML
 }
 
-# h5 PYTHON_EXPR...: runs python with h5py, `f` the catalog ($CAT) open read-only.
+# h5 EXPR...: runs python with h5py, `f` the catalog ($CAT) open read-only; prints each
+# EXPR's value, one per line (an EXPR may start with statements separated by "; ").
 h5() { "$py" - "$CAT" "$@" <<'PY'
 import sys, json, h5py, numpy as np
 f = h5py.File(sys.argv[1], "r")
@@ -52,7 +53,10 @@ def runs(cmd):
     return out
 def complete(group):
     return [k for k in sorted(f[group]) if int(f[group][k].attrs.get("complete", 0)) == 1] if group in f else []
-for expr in sys.argv[2:]:
-    print(eval(expr))
+for expr in sys.argv[2:]:  # "stmt; stmt; expr": the statements run, the last expression prints
+    *stmts, last = expr.split("; ")
+    for st in stmts:
+        exec(st)
+    print(eval(last))
 PY
 }
