@@ -15,6 +15,7 @@
 #include "extract/half.h"
 #include "ingest/resize.h"
 #include "nn/backbone.h"
+#include "nn/cudnn_device.h"
 #include "nn/effnet.h"
 #include "util/check.h"
 #include "util/fault.h"
@@ -216,20 +217,28 @@ static int make_backbone(const char *device, const struct effnet *net, const str
                          int batch, struct backbone **bb, const char **used) {
     int rc = ST_OK;
     struct backbone_opts o = {.threads = cfg->run.threads, .max_batch = batch,
-                              .precision = cfg->extract.precision, .device = dist_local_rank()};
+                              .precision = cfg->extract.precision, .device = -1};
     if (!strcmp(device, "gpu") || !strcmp(device, "auto")) {
-        int st = backbone_create("cudnn", net, &o, bb);
-        if (st == ST_OK) {
-            *used = "cudnn";
-            return ST_OK;
+        /* One GPU per rank: node-local rank modulo the visible devices
+         * (honours CUDA_VISIBLE_DEVICES and Slurm's --gpus-per-task). */
+        int use_gpu = 0, dev = -1;
+        TRY(gpu_select(device, &use_gpu, &dev));
+        if (use_gpu) {
+            o.device = dev;
+            int st = backbone_create("cudnn", net, &o, bb);
+            if (st == ST_OK) {
+                *used = "cudnn";
+                return ST_OK;
+            }
+            char why[512];
+            snprintf(why, sizeof why, "%s", err_msg()); /* err_set must not read its own buffer */
+            if (!strcmp(device, "gpu"))
+                return err_set(st, "--device gpu: the GPU backend failed on device %d (%s)", dev, why);
+            log_info(STAGE, "GPU backend unusable on device %d (%s); extracting on the CPU", dev, why);
+            err_clear();
+        } else {
+            log_info(STAGE, "no CUDA device visible; extracting on the CPU");
         }
-        char why[512];
-        snprintf(why, sizeof why, "%s", err_msg()); /* err_set must not read its own buffer */
-        if (!strcmp(device, "gpu"))
-            return err_set(ST_USAGE, "--device gpu: the GPU backend is not usable (%s); "
-                           "use --device cpu (or auto)", why);
-        log_info(STAGE, "no usable GPU backend (%s); extracting on the CPU", why);
-        err_clear();
     } else if (strcmp(device, "cpu")) {
         return err_set(ST_USAGE, "--device %s: expected cpu, gpu or auto", device);
     }

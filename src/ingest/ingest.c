@@ -35,8 +35,10 @@
 #include "util/signals.h"
 
 #define STAGE "ingest"
-#define PASS_A_BATCH 64 /* candidates checked between stop polls */
-#define PASS_B_BATCH 32  /* images per rank per collective write */
+#define PASS_A_BATCH 64 /* candidates checked per fault point */
+#define PASS_A_SYNC 4   /* batches between agreements / stop polls */
+#define PASS_B_BATCH 32  /* images per rank per write (a multiple of the chunk's 4 rows) */
+#define PASS_B_SYNC 8    /* batches between agreements (unfiltered pixels) */
 
 /* --- small string -> index map (open addressing; keys owned elsewhere) ---- */
 
@@ -149,6 +151,22 @@ struct row {
     int rejected;           /* 1 once a reject was recorded for it */
 };
 
+/* Per-phase timers (seconds on this rank), logged at the end and kept in the
+ * run record as the maximum over ranks: where ingest spends its time. */
+enum tm_phase {
+    TM_A_READ,     /* pass A: resolve the path, read, hash */
+    TM_A_DECODE,   /* pass A: decode to check */
+    TM_A_SYNC,     /* pass A: agreement, stop polls, exchange of flags/hashes/rejects */
+    TM_B_READ,     /* pass B: resolve, read, hash again */
+    TM_B_DECODE,   /* pass B: decode */
+    TM_B_RESIZE,   /* pass B: resize into the batch buffer */
+    TM_B_WRITE,    /* pass B: collective H5Dwrite of the batch */
+    TM_B_SYNC,     /* pass B: agreement and stop polls */
+    TM_COUNT
+};
+static const char *const tm_names[TM_COUNT] = {"a_read_hash", "a_decode", "a_sync", "b_read_hash",
+                                               "b_decode", "b_resize", "b_write", "b_sync"};
+
 struct ingest {
     const struct config *cfg;
     const char *csv_path;
@@ -188,6 +206,7 @@ struct ingest {
     int64_t n_work;
 
     struct ingest_counts counts;
+    double tm[TM_COUNT];     /* this rank's seconds per phase (enum tm_phase) */
 };
 
 static void row_free(struct ingest *g, struct row *r) {
@@ -555,6 +574,7 @@ static int check_image(struct ingest *g, const struct row *r, uint8_t hash[16], 
     char *abs = NULL, *bytes = NULL;
     size_t nbytes = 0;
     struct image im = {0};
+    double t_start = time_now();
     *ok = 0;
     int st = safepath_resolve(&g->root, r->path, &abs);
     if (st == ST_DATA) {
@@ -567,12 +587,15 @@ static int check_image(struct ingest *g, const struct row *r, uint8_t hash[16], 
         goto fail;
     }
     hash128(bytes, nbytes, hash);
+    double t0 = time_now();
+    g->tm[TM_A_READ] += t0 - t_start;
     int64_t old = idmap_get(&g->old_ids, r->id);
     if (old >= 0 && !memcmp(g->p_hash + old * 16, hash, 16)) {
         *ok = 1; /* same bytes as an image that was accepted before: no decode */
         goto fail;
     }
     st = image_decode(bytes, nbytes, &g->iopt, &im);
+    g->tm[TM_A_DECODE] += time_now() - t0;
     if (st == ST_DATA) {
         snprintf(reason, reason_size, "%s", err_msg());
         goto fail;
@@ -612,8 +635,9 @@ static int pass_a(struct ingest *g) {
     int64_t batches = (per_rank + PASS_A_BATCH - 1) / PASS_A_BATCH;
     TRY_ALLOC(xa = calloc((size_t)(g->n_cand ? g->n_cand : 1) * 3, sizeof *xa));
     progress_begin(&pr, STAGE, "images checked", g->n_cand);
+    int st = ST_OK; /* this rank's; once failed it checks no more images */
     for (int64_t k = 0; k < batches; k++) {
-        int st = fault_point("ingest.batch");
+        if (st == ST_OK) st = fault_point("ingest.batch");
         int64_t i0 = b + k * PASS_A_BATCH, i1 = i0 + PASS_A_BATCH < e ? i0 + PASS_A_BATCH : e;
         for (int64_t i = i0; st == ST_OK && i < i1; i++) {
             const struct row *r = &g->rows[g->cand[i]];
@@ -630,11 +654,17 @@ static int pass_a(struct ingest *g) {
                 st = reject(g, &local, r, r->id, r->path, reason, 1);
             }
         }
+        /* Agreement (errors, stop requests) every PASS_A_SYNC batches: each
+         * one waits for the slowest rank, which costs on a busy machine. */
+        if ((k + 1) % PASS_A_SYNC != 0 && k + 1 != batches) continue;
+        double ts = time_now();
         TRY(dist_agree(st));
         TRY(stop_check());
+        g->tm[TM_A_SYNC] += time_now() - ts;
         progress_update(&pr, clamp_done((i1 > b ? i1 - b : 0) * g->size, g->n_cand));
     }
     progress_end(&pr);
+    double ts = time_now();
     TRY(dist_allreduce_sum_i64(xa, (size_t)g->n_cand * 3));
 
     /* Reject records of every rank, as bytes. */
@@ -662,6 +692,7 @@ static int pass_a(struct ingest *g) {
         if (g->cand_ok[i]) memcpy(g->cand_hash + i * 16, &xa[i * 3 + 1], 16);
         else g->rows[g->cand[i]].rejected = 1;
     }
+    g->tm[TM_A_SYNC] += time_now() - ts;
 fail:
     free(xa);
     free(all);
@@ -830,14 +861,20 @@ static int render(struct ingest *g, struct resizer *rz, int64_t ci, uint8_t *dst
     size_t nbytes = 0;
     struct image im = {0};
     uint8_t hash[16];
+    double t0 = time_now(), t1, t2;
     TRY(safepath_resolve(&g->root, r->path, &abs));
     TRY(fs_read_all(abs, &bytes, &nbytes));
     hash128(bytes, nbytes, hash);
     REQUIRE(!memcmp(hash, g->cand_hash + ci * 16, 16), ST_DATA,
             "%s:%lld: image '%s' changed while ingest was running; rerun", g->csv_path,
             (long long)r->line, r->path);
+    t1 = time_now();
+    g->tm[TM_B_READ] += t1 - t0;
     TRY(image_decode(bytes, nbytes, &g->iopt, &im));
+    t2 = time_now();
+    g->tm[TM_B_DECODE] += t2 - t1;
     TRY(resizer_run(rz, im.pixels, im.width, im.height, dst));
+    g->tm[TM_B_RESIZE] += time_now() - t2;
 fail:
     if (rc != ST_OK && rc != ST_ERR)
         err_wrap(rc, "%s:%lld: image '%s'", g->csv_path, (long long)r->line, r->path);
@@ -854,26 +891,44 @@ static int pass_b(struct ingest *g, struct catalog *c) {
     hid_t d = -1, dxpl = -1;
     struct progress pr;
     size_t S = (size_t)g->cfg->ingest.image_size, img_bytes = S * S * 3;
-    int64_t b, e;
-    dist_shard_range(g->n_work, g->rank, g->size, &b, &e);
-    int64_t per_rank = (g->n_work + g->size - 1) / g->size;
-    int64_t batches = (per_rank + PASS_B_BATCH - 1) / PASS_B_BATCH;
+    /* Shards of whole batches (PASS_B_BATCH is a multiple of the chunk's 4
+     * rows): on a fresh ingest (work i = row i) every rank writes whole
+     * chunks of its own, never a chunk shared with another rank. */
+    int64_t batches = (g->n_work + (int64_t)g->size * PASS_B_BATCH - 1) / ((int64_t)g->size * PASS_B_BATCH);
+    int64_t per_rank = batches * PASS_B_BATCH;
+    int64_t b = g->rank * per_rank, e = b + per_rank;
+    if (b > g->n_work) b = g->n_work;
+    if (e > g->n_work) e = g->n_work;
     int st = resizer_new(&g->ropt, &rz);
     if (st == ST_OK && !(buf = malloc(PASS_B_BATCH * img_bytes))) st = err_set(ST_ERR, "out of memory");
     TRY(dist_agree(st));
     TRY_H5(d = H5Dopen2(catalog_file(c), "/images/pixels", H5P_DEFAULT));
     TRY_H5(dxpl = H5Pcreate(H5P_DATASET_XFER));
-    TRY_H5(H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE));
+    /* Unfiltered chunks are all allocated when the dataset is created or
+     * extended (parallel HDF5 allocates early), so each rank writes its own
+     * whole chunks with independent I/O: no two-phase exchange, no lockstep;
+     * the ranks agree on errors and stop requests every PASS_B_SYNC batches.
+     * Filtered (deflate) chunks need collective writes: one per batch. */
+    const int coll = g->cfg->catalog.deflate > 0;
+    TRY_H5(H5Pset_dxpl_mpio(dxpl, coll ? H5FD_MPIO_COLLECTIVE : H5FD_MPIO_INDEPENDENT));
     progress_begin(&pr, STAGE, "images", g->n_work);
     for (int64_t k = 0; k < batches; k++) {
-        int64_t i0 = b + k * PASS_B_BATCH, i1 = i0 + PASS_B_BATCH < e ? i0 + PASS_B_BATCH : e;
-        if (i1 < i0) i1 = i0;
-        st = fault_point("ingest.batch");
+        int64_t i0 = b + k * PASS_B_BATCH < e ? b + k * PASS_B_BATCH : e;
+        int64_t i1 = i0 + PASS_B_BATCH < e ? i0 + PASS_B_BATCH : e;
+        if (st == ST_OK) st = fault_point("ingest.batch");
         for (int64_t i = i0; st == ST_OK && i < i1; i++)
             st = render(g, rz, g->work_cand[i], buf + (size_t)(i - i0) * img_bytes);
-        TRY(dist_agree(st));
-        TRY(dist_agree(write_pixels(d, dxpl, g->work_row + i0, i1 - i0, S, buf)));
-        TRY(stop_check());
+        double ts = time_now();
+        if (coll) TRY(dist_agree(st));
+        double tw = time_now();
+        if (st == ST_OK && (coll || i1 > i0)) st = write_pixels(d, dxpl, g->work_row + i0, i1 - i0, S, buf);
+        double te = time_now();
+        if (coll || (k + 1) % PASS_B_SYNC == 0 || k + 1 == batches) {
+            TRY(dist_agree(st));
+            TRY(stop_check());
+        }
+        g->tm[TM_B_WRITE] += te - tw;
+        g->tm[TM_B_SYNC] += (tw - ts) + (time_now() - te);
         progress_update(&pr, clamp_done((i1 - b) * g->size, g->n_work));
     }
     progress_end(&pr);
@@ -1121,6 +1176,12 @@ int ingest_run(const struct config *cfg, const char *catalog_path, int update,
     run_add_timing(&run, "check", tm[1]);
     run_add_timing(&run, "decode_resize_write", tm[2]);
     run_add_timing(&run, "write_tables", tm[3]);
+    log_info(STAGE, "rank %d phases (s): a_read_hash %.2f, a_decode %.2f, a_sync %.2f, b_read_hash "
+                    "%.2f, b_decode %.2f, b_resize %.2f, b_write %.2f, b_sync %.2f; parse %.2f",
+             g.rank, g.tm[TM_A_READ], g.tm[TM_A_DECODE], g.tm[TM_A_SYNC], g.tm[TM_B_READ],
+             g.tm[TM_B_DECODE], g.tm[TM_B_RESIZE], g.tm[TM_B_WRITE], g.tm[TM_B_SYNC], t_parse);
+    TRY_MPI(MPI_Allreduce(MPI_IN_PLACE, g.tm, TM_COUNT, MPI_DOUBLE, MPI_MAX, dist_comm()));
+    for (int i = 0; i < TM_COUNT; i++) run_add_timing(&run, tm_names[i], g.tm[i]);
     TRY(dist_agree(metrics(&g, txn.cat, &run)));
     in_run = 0;
     TRY(dist_agree(run_end(txn.cat, &run)));

@@ -15,6 +15,7 @@
 struct coeffs {
     int out_count;
     int ksize;
+    int taps;     /* largest count of non-zero weights of one output (<= ksize) */
     int *bounds;  /* (out_count, 2): first source index, count */
     int32_t *k;   /* (out_count, ksize), fixed point with PRECISION_BITS */
 };
@@ -75,6 +76,18 @@ static int coeffs_make(int in_size, double in0, double in1, int out_size, enum r
             double v = ww != 0.0 ? w[x] / ww : w[x];
             k[x] = (int32_t)(v < 0 ? -0.5 + v * (1 << PRECISION_BITS) : 0.5 + v * (1 << PRECISION_BITS));
         }
+        /* Zero weights add nothing to the sums: drop them at both ends, so
+         * a bilinear upscale reads 2 taps, not 3 (same results). */
+        int lead = 0;
+        while (lead < xmax && k[lead] == 0) lead++;
+        while (xmax > lead && k[xmax - 1] == 0) xmax--;
+        if (lead > 0) {
+            memmove(k, k + lead, (size_t)(xmax - lead) * sizeof *k);
+            memset(k + (xmax - lead), 0, (size_t)lead * sizeof *k);
+            xmin += lead;
+            xmax -= lead;
+        }
+        if (xmax > c->taps) c->taps = xmax;
         c->bounds[xx * 2] = xmin;
         c->bounds[xx * 2 + 1] = xmax;
     }
@@ -84,17 +97,87 @@ fail:
     return rc;
 }
 
+/* Rounds (the sums start at 1 << (PRECISION_BITS - 1)) and clamps a fixed
+ * point sum to uint8; the same values as Pillow's clip8, without branches
+ * so that the loops below vectorise. */
 static inline uint8_t clip8(int32_t v) {
-    if (v >= (1 << PRECISION_BITS << 8)) return 255;
-    if (v <= 0) return 0;
-    return (uint8_t)(v >> PRECISION_BITS);
+    v = v < 0 ? 0 : v;
+    v >>= PRECISION_BITS;
+    return (uint8_t)(v > 255 ? 255 : v);
 }
 
-/* Horizontal pass: rows [y0, y0 + rows) of src (stride src_w*3) -> dst
- * (rows, c->out_count, 3). */
+/* A pass whose outputs read at most 2 source lines (any upscale with the
+ * bilinear filter, after zero weights are dropped): output i is
+ * k0 * line[first] + k1 * line[first + 1], with first + 1 inside the lines
+ * the pass reads (a 1-tap output gets a zero weight on a neighbour). */
+struct tap2 {
+    int first;
+    int32_t k0, k1;
+};
+
+/* Builds (c->out_count) tap2 entries for a pass reading lines [lo, hi);
+ * *out stays NULL when the pass needs more than 2 taps or hi - lo < 2. */
+static int tap2_make(const struct coeffs *c, int lo, int hi, struct tap2 **out) {
+    int rc = ST_OK;
+    struct tap2 *t = NULL;
+    *out = NULL;
+    if (c->taps > 2 || hi - lo < 2) return ST_OK;
+    TRY_ALLOC(t = malloc((size_t)c->out_count * sizeof *t));
+    for (int i = 0; i < c->out_count; i++) {
+        const int first = c->bounds[i * 2], count = c->bounds[i * 2 + 1];
+        const int32_t *k = c->k + (size_t)i * c->ksize;
+        struct tap2 e = {lo, 0, 0};
+        if (count == 2) e = (struct tap2){first, k[0], k[1]};
+        else if (count == 1 && first + 1 < hi) e = (struct tap2){first, k[0], 0};
+        else if (count == 1) e = (struct tap2){first - 1, 0, k[0]};
+        t[i] = e;
+    }
+    *out = t;
+fail:
+    return rc;
+}
+
+/* out[i] = clip8(bias + a[i] * k0 + b[i] * k1) for i < n: one output line of
+ * a 2-tap pass, element-wise over the interleaved channels. Built for AVX2
+ * too (picked at load time where the CPU has it: 8 lanes and a 32-bit
+ * multiply instead of SSE2's emulated one); integer arithmetic, so every
+ * build gives the same bytes. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+static void lerp_line(const uint8_t *restrict a, const uint8_t *restrict b, int32_t k0, int32_t k1,
+                      uint8_t *restrict out, size_t n) {
+    const int32_t bias = 1 << (PRECISION_BITS - 1);
+    for (size_t i = 0; i < n; i++) out[i] = clip8(bias + a[i] * k0 + b[i] * k1);
+}
+
+/* 2-tap horizontal pass done as a vertical one: the source rows are
+ * transposed to (src_w, rows, 3) (in srcT), each output column is then one
+ * lerp_line over `rows` pixels (into midT (out_w, rows, 3)), and midT is
+ * transposed back to dst (rows, out_w, 3). Same sums as pass_horizontal. */
+static void pass_horizontal_t2(const uint8_t *src, int src_w, int y0, int rows, const struct tap2 *t2,
+                               int out_w, uint8_t *srcT, uint8_t *midT, uint8_t *dst) {
+    const size_t col_bytes = (size_t)rows * 3;
+    for (int y = 0; y < rows; y++) {
+        const uint8_t *in = src + (size_t)(y0 + y) * src_w * 3;
+        for (int x = 0; x < src_w; x++) memcpy(srcT + x * col_bytes + (size_t)y * 3, in + (size_t)x * 3, 3);
+    }
+    for (int xx = 0; xx < out_w; xx++) {
+        const uint8_t *a = srcT + (size_t)t2[xx].first * col_bytes;
+        lerp_line(a, a + col_bytes, t2[xx].k0, t2[xx].k1, midT + (size_t)xx * col_bytes, col_bytes);
+    }
+    for (int y = 0; y < rows; y++) {
+        uint8_t *out = dst + (size_t)y * out_w * 3;
+        for (int xx = 0; xx < out_w; xx++) memcpy(out + (size_t)xx * 3, midT + xx * col_bytes + (size_t)y * 3, 3);
+    }
+}
+
+/* Horizontal pass (any filter): rows [y0, y0 + rows) of src (stride
+ * src_w*3) -> dst (rows, c->out_count, 3). */
 static void pass_horizontal(const uint8_t *src, int src_w, int y0, int rows, const struct coeffs *c,
                             uint8_t *dst) {
     const int out_w = c->out_count, ksize = c->ksize;
+    const int32_t bias = 1 << (PRECISION_BITS - 1);
     for (int y = 0; y < rows; y++) {
         const uint8_t *in = src + (size_t)(y0 + y) * src_w * 3;
         uint8_t *out = dst + (size_t)y * out_w * 3;
@@ -102,7 +185,7 @@ static void pass_horizontal(const uint8_t *src, int src_w, int y0, int rows, con
             const int xmin = c->bounds[xx * 2], xmax = c->bounds[xx * 2 + 1];
             const int32_t *k = c->k + (size_t)xx * ksize;
             const uint8_t *p = in + (size_t)xmin * 3;
-            int32_t s0 = 1 << (PRECISION_BITS - 1), s1 = s0, s2 = s0;
+            int32_t s0 = bias, s1 = bias, s2 = bias;
             for (int x = 0; x < xmax; x++) {
                 s0 += p[x * 3 + 0] * k[x];
                 s1 += p[x * 3 + 1] * k[x];
@@ -117,20 +200,28 @@ static void pass_horizontal(const uint8_t *src, int src_w, int y0, int rows, con
 
 /* Vertical pass: src (any rows, row_bytes = width*3) -> dst rows of
  * c->out_count with stride dst_stride. bounds are relative to src row 0
- * minus `shift`. acc is (row_bytes) scratch. */
+ * minus `shift`. acc is (row_bytes) scratch. t2: the 2-tap form of c, or
+ * NULL. The 3 channels are one run of row_bytes bytes: the inner loops are
+ * plain element-wise and vectorise. */
 static void pass_vertical(const uint8_t *src, size_t row_bytes, int shift, const struct coeffs *c,
-                          uint8_t *dst, size_t dst_stride, int32_t *acc) {
+                          const struct tap2 *t2, uint8_t *dst, size_t dst_stride, int32_t *acc) {
     const int ksize = c->ksize;
+    const int32_t bias = 1 << (PRECISION_BITS - 1);
     for (int yy = 0; yy < c->out_count; yy++) {
+        uint8_t *restrict out = dst + (size_t)yy * dst_stride;
+        if (t2) {
+            const uint8_t *a = src + (size_t)(t2[yy].first - shift) * row_bytes;
+            lerp_line(a, a + row_bytes, t2[yy].k0, t2[yy].k1, out, row_bytes);
+            continue;
+        }
         const int ymin = c->bounds[yy * 2] - shift, ymax = c->bounds[yy * 2 + 1];
         const int32_t *k = c->k + (size_t)yy * ksize;
-        for (size_t i = 0; i < row_bytes; i++) acc[i] = 1 << (PRECISION_BITS - 1);
+        for (size_t i = 0; i < row_bytes; i++) acc[i] = bias;
         for (int y = 0; y < ymax; y++) {
             const uint8_t *in = src + (size_t)(ymin + y) * row_bytes;
             const int32_t ky = k[y];
             for (size_t i = 0; i < row_bytes; i++) acc[i] += in[i] * ky;
         }
-        uint8_t *out = dst + (size_t)yy * dst_stride;
         for (size_t i = 0; i < row_bytes; i++) out[i] = clip8(acc[i]);
     }
 }
@@ -141,14 +232,20 @@ struct plan {
     int need_h, need_v;
     int y_first, y_last;     /* source rows the vertical pass reads */
     struct coeffs ch, cv;
+    struct tap2 *th, *tv;    /* 2-tap forms of ch, cv, or NULL */
     uint8_t *tmp;            /* (y_last - y_first, out_w, 3) */
+    uint8_t *srcT, *midT;    /* with th: (src_w, rows, 3), (out_w, rows, 3) */
     int32_t *acc;            /* (max(out_w, src_w) * 3) */
 };
 
 static void plan_free(struct plan *p) {
     coeffs_free(&p->ch);
     coeffs_free(&p->cv);
+    free(p->th);
+    free(p->tv);
     free(p->tmp);
+    free(p->srcT);
+    free(p->midT);
     free(p->acc);
     memset(p, 0, sizeof *p);
 }
@@ -170,8 +267,16 @@ static int plan_make(int w, int h, const double box[4], int out_w, int out_h, en
     p->y_first = p->cv.bounds[0];
     p->y_last = p->cv.bounds[out_h * 2 - 2] + p->cv.bounds[out_h * 2 - 1];
     if (!p->need_v) p->y_first = 0, p->y_last = h;
-    if (p->need_h)
-        TRY_ALLOC(p->tmp = malloc((size_t)(p->y_last - p->y_first) * out_w * 3));
+    TRY(tap2_make(&p->ch, 0, w, &p->th));
+    TRY(tap2_make(&p->cv, p->y_first, p->y_last, &p->tv));
+    if (p->need_h) {
+        const size_t rows = (size_t)(p->y_last - p->y_first);
+        TRY_ALLOC(p->tmp = malloc(rows * out_w * 3));
+        if (p->th) {
+            TRY_ALLOC(p->srcT = malloc(rows * w * 3));
+            TRY_ALLOC(p->midT = malloc(rows * out_w * 3));
+        }
+    }
     TRY_ALLOC(p->acc = malloc((size_t)(out_w > w ? out_w : w) * 3 * sizeof *p->acc));
 fail:
     if (rc != ST_OK) plan_free(p);
@@ -183,13 +288,17 @@ static void plan_run(const struct plan *p, const uint8_t *src, uint8_t *dst, siz
     size_t mid_row_bytes = (size_t)p->src_w * 3;
     int shift = 0;
     if (p->need_h) {
-        pass_horizontal(src, p->src_w, p->y_first, p->y_last - p->y_first, &p->ch, p->tmp);
+        if (p->th)
+            pass_horizontal_t2(src, p->src_w, p->y_first, p->y_last - p->y_first, p->th, p->out_w,
+                               p->srcT, p->midT, p->tmp);
+        else
+            pass_horizontal(src, p->src_w, p->y_first, p->y_last - p->y_first, &p->ch, p->tmp);
         mid = p->tmp;
         mid_row_bytes = (size_t)p->out_w * 3;
         shift = p->y_first;
     }
     if (p->need_v) {
-        pass_vertical(mid, mid_row_bytes, shift, &p->cv, dst, dst_stride, p->acc);
+        pass_vertical(mid, mid_row_bytes, shift, &p->cv, p->tv, dst, dst_stride, p->acc);
     } else {
         for (int y = 0; y < p->out_h; y++)
             memcpy(dst + (size_t)y * dst_stride, mid + (size_t)y * mid_row_bytes, mid_row_bytes);
@@ -260,6 +369,7 @@ struct resizer {
     struct resize_opts opts;
     struct plan plan;        /* for plan.src_w x plan.src_h; src_w 0 = none */
     struct resize_geom geom;
+    uint8_t *bg_row;         /* (S, 3) background colour, made on first use */
 };
 
 int resizer_new(const struct resize_opts *o, struct resizer **out) {
@@ -286,13 +396,16 @@ int resizer_run(struct resizer *rz, const uint8_t *src, int w, int h, uint8_t *d
     const struct resize_geom *g = &rz->geom;
     if (g->out_w < s || g->out_h < s) {
         /* Background only where the picture does not land. */
-        const uint8_t *bg = rz->opts.background;
+        if (!rz->bg_row) {
+            TRY_ALLOC(rz->bg_row = malloc((size_t)s * 3));
+            for (int x = 0; x < s; x++) memcpy(rz->bg_row + x * 3, rz->opts.background, 3);
+        }
         for (int y = 0; y < s; y++) {
             uint8_t *row = dst + (size_t)y * s * 3;
             int inside = y >= g->off_y && y < g->off_y + g->out_h;
             int x0 = inside ? g->off_x : s, x1 = inside ? g->off_x + g->out_w : s;
-            for (int x = 0; x < x0; x++) memcpy(row + x * 3, bg, 3);
-            for (int x = x1; x < s; x++) memcpy(row + x * 3, bg, 3);
+            memcpy(row, rz->bg_row, (size_t)x0 * 3);
+            memcpy(row + (size_t)x1 * 3, rz->bg_row, (size_t)(s - x1) * 3);
         }
     }
     plan_run(&rz->plan, src, dst + ((size_t)g->off_y * s + g->off_x) * 3, (size_t)s * 3);
@@ -303,5 +416,6 @@ fail:
 void resizer_free(struct resizer *rz) {
     if (!rz) return;
     plan_free(&rz->plan);
+    free(rz->bg_row);
     free(rz);
 }

@@ -10,9 +10,12 @@
 #include "util/check.h"
 
 extern const struct backbone_ops backbone_cpu_ops;  /* cpu_backend.c */
+/* The cuDNN backend (src/nn/cudnn_backend.cu, docs/gpu.md) is compiled
+ * whenever CUDA is (the .cu files are only built then). */
+#if defined(ASSORT_HAVE_CUDA) && !defined(ASSORT_HAVE_CUDNN_BACKEND)
+#define ASSORT_HAVE_CUDNN_BACKEND 1
+#endif
 #if defined(ASSORT_HAVE_CUDA) && defined(ASSORT_HAVE_CUDNN_BACKEND)
-/* cuDNN backend (src/nn/cudnn_*.cu, written separately). Define
- * ASSORT_HAVE_CUDNN_BACKEND when it exists to register it here. */
 extern const struct backbone_ops backbone_cudnn_ops;
 #endif
 

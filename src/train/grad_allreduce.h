@@ -3,8 +3,9 @@
  * A table of backends (grad_allreduce_find by name). "mpi" sums doubles with
  * MPI_Allreduce over dist_comm(); the trainer converts each rank's float
  * gradient sum to double first, so the cross-rank sum adds no float
- * rounding. A GPU build adds an "nccl" entry here (ncclAllReduce on the
- * foundation's communicator, ncclFloat64) and nothing else changes.
+ * rounding. "nccl" copies the host gradient to the GPU and sums it with
+ * ncclAllReduce (ncclFloat64) on src/dist/nccl_comm's process-wide
+ * communicator; without CUDA or a device it falls back to MPI_Allreduce.
  */
 #ifndef ASSORT_TRAIN_GRAD_ALLREDUCE_H
 #define ASSORT_TRAIN_GRAD_ALLREDUCE_H
