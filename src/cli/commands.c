@@ -48,5 +48,7 @@ const struct cli_cmd cli_commands[] = {
      NULL, cmd_runs},
     {"report", "CATALOG.h5 --out report.html", "write a self-contained HTML report of a run",
      NULL, cmd_report},
+    {"nightly", "CATALOG.h5", "the nightly pipeline: plan (--plan) and the night's diff (--diff)", NULL,
+     cmd_nightly},
 };
 const int cli_n_commands = (int)(sizeof cli_commands / sizeof cli_commands[0]);

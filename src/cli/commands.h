@@ -13,5 +13,6 @@ int cmd_similarity(int argc, char **argv);
 int cmd_classify(int argc, char **argv);
 int cmd_runs(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_nightly(int argc, char **argv);
 
 #endif

@@ -150,7 +150,7 @@ const struct cfg_key cfg_schema[] = {
         "rows of the review table"),
 
     NUM("nightly.drift_alert", CFG_FLOAT, nightly.drift_alert, "0.2", 0, 1000000,
-        "alert when the drift statistic exceeds this"),
+        "alert when a class-distribution PSI or the feature PSI exceeds this (docs/nightly.md)"),
 };
 const int cfg_schema_count = (int)(sizeof cfg_schema / sizeof cfg_schema[0]);
 

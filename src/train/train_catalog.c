@@ -151,6 +151,8 @@ static int load_inputs(struct catalog *c, const struct config *cfg, int finest,
     const char *bb = cfg->train.features && *cfg->train.features ? cfg->train.features : "lite0";
     uint8_t *elig = NULL;
     int32_t *fine = NULL;
+    int8_t *kept_split = NULL; /* (kept) a stored split older than the catalog (nightly appends) */
+    int64_t kept = 0;
     in->n = catalog_count(c);
     REQUIRE(in->n > 0, ST_DATA, "%s: the catalog has no products; run `assort ingest` first", path);
     TRY(catalog_read_all(c, "/products/labels", H5T_NATIVE_INT32, (void **)&in->labels, NULL));
@@ -186,13 +188,21 @@ static int load_inputs(struct catalog *c, const struct config *cfg, int finest,
         int8_t *s = NULL;
         int64_t rows = 0;
         TRY(catalog_read_all(c, in->split_name, H5T_NATIVE_INT8, (void **)&s, &rows));
-        if (rows != in->n) free(s);
-        REQUIRE(rows == in->n, ST_DATA, "%s: %s has %lld rows, the catalog %lld; delete it to "
+        if (rows > in->n) free(s);
+        REQUIRE(rows <= in->n, ST_DATA, "%s: %s has %lld rows, the catalog %lld; delete it to "
                 "make a new split", path, in->split_name, (long long)rows, (long long)in->n);
-        memcpy(in->split, s, (size_t)in->n);
-        free(s);
-        log_info("train", "reusing split %s", in->split_name);
+        if (rows < in->n) {
+            kept = rows, kept_split = s;  /* rows appended since: split them below, keep the rest */
+        } else {
+            memcpy(in->split, s, (size_t)in->n);
+            free(s);
+            log_info("train", "reusing split %s", in->split_name);
+        }
+    }
+    if (kept_split == NULL && catalog_exists(c, in->split_name)) {
+        /* reused as it was */
     } else if (cfg->train.split_column && *cfg->train.split_column) {
+        free(kept_split), kept_split = NULL;  /* the column decides every row */
         TRY(split_from_column(c, in, cfg->train.split_column, finest, in->split));
         in->split_new = 1;
     } else {
@@ -201,12 +211,18 @@ static int load_inputs(struct catalog *c, const struct config *cfg, int finest,
         int32_t maxc = -1;
         for (int64_t i = 0; i < in->n; i++) {
             fine[i] = in->labels[i * in->n_levels + finest];
-            elig[i] = in->status[i] == PRODUCT_ACTIVE;
+            elig[i] = in->status[i] == PRODUCT_ACTIVE && i >= kept;
             if (fine[i] > maxc) maxc = fine[i];
         }
-        TRY(split_stratified(fine, elig, in->n, maxc + 1, cfg->train.split_train,
-                             cfg->train.split_val, cfg->train.split_test, (uint64_t)cfg->run.seed,
-                             in->split));
+        rc = split_stratified(fine, elig, in->n, maxc + 1, cfg->train.split_train,
+                              cfg->train.split_val, cfg->train.split_test, (uint64_t)cfg->run.seed,
+                              in->split);
+        if (kept_split) memcpy(in->split, kept_split, (size_t)kept);
+        free(kept_split), kept_split = NULL;
+        TRY(rc);
+        if (kept)
+            log_info("train", "extended split %s: %lld rows kept, %lld appended rows split", in->split_name,
+                     (long long)kept, (long long)(in->n - kept));
         in->split_new = 1;
         log_info("train", "made stratified split %s (seed %lld, %.2f/%.2f/%.2f)", in->split_name,
                  (long long)cfg->run.seed, cfg->train.split_train, cfg->train.split_val,
@@ -221,6 +237,7 @@ static int load_inputs(struct catalog *c, const struct config *cfg, int finest,
             "%s` (it continues where it stopped) before training", path, (long long)missing,
             (long long)used, bb, path);
 fail:
+    free(kept_split);
     free(elig);
     free(fine);
     return rc;

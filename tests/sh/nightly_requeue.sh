@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# nightly_requeue.sh - the real extract stage under a deliberately short time limit
+# on a real single-node Slurm: slurm/extract.sbatch with --time=2
+# --signal=B:USR1@80 on 2,000 products (about 80 s of work on 2 ranks, more than the
+# ~40 s before the warning): the batch shell gets USR1, assort extract checkpoints
+# and exits 4, the job requeues itself and the next run continues; the job ends
+# COMPLETED with Restarts >= 1, and its features are bit-identical to an
+# uninterrupted extract of the same catalog (run first, outside Slurm).
+# shellcheck source=tests/sh/nightly_common.sh
+. "$(dirname "$0")/nightly_common.sh"
+export SLURM_LOCAL_CPUS=2
+slurm_up
+d=$SLURM_TEST_DIR
+cd "$d"
+"$ASSORT_SRC/tools/make-demo-data" "$d/data" 2000 >/dev/null
+write_config "$d/cfg.yaml"
+"$ASSORT_BIN" ingest -c cfg.yaml --csv data/catalog.csv --images data cat.h5 > ingest.log 2>&1
+cp cat.h5 ref.h5
+t0=$(date +%s)
+# shellcheck disable=SC2086  # MPIEXEC is a command line
+$MPIEXEC -n 2 "$ASSORT_BIN" extract -c cfg.yaml ref.h5 > ref.log 2>&1
+echo "uninterrupted extract: $(( $(date +%s) - t0 )) s; $(grep -o '[0-9.]* images/s' ref.log | tail -n 1)"
+
+t0=$(date +%s)
+id=$(ASSORT_CATALOG=$d/cat.h5 ASSORT_CONFIG=$d/cfg.yaml sbatch --parsable --time=2 --signal=B:USR1@80 \
+     -o "$d/job.out" "$ASSORT_SRC/slurm/extract.sbatch")
+st=$(wait_job "$id" 420) || true
+echo "--- job $id ($st, $(( $(date +%s) - t0 )) s)"; cat job.out
+expect "job COMPLETED (got $st)" [ "$st" = COMPLETED ]
+restarts=$(scontrol show job -o "$id" | sed -n 's/.*Restarts=\([0-9]*\).*/\1/p')
+expect "job was requeued at least once (Restarts=$restarts)" [ "${restarts:-0}" -ge 1 ]
+expect "batch shell got the warning signal" grep -q "USR1 received" job.out
+expect "assort exited 4 after a checkpoint, the job requeued itself" \
+  bash -c "grep -q 'step ended with exit code 4' job.out && grep -q 'requeuing job $id' job.out"
+rows=$(sacct -c -n -j "$id" -o state 2>/dev/null | tr -d ' ' | tr '\n' ' ')
+expect "sacct -c: one row per run, the last COMPLETED (got '$rows')" \
+  bash -c "[ \$(echo '$rows' | wc -w) -eq $((restarts + 1)) ] && [ \"\$(echo '$rows' | awk '{print \$NF}')\" = COMPLETED ]"
+read -r same valid dirty runs resumed <<<"$("$py" - cat.h5 ref.h5 <<'PY'
+import sys, json, h5py, numpy as np
+a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+fa, fb = a["/features/lite0/data"][...], b["/features/lite0/data"][...]
+runs = [json.loads(a["/runs"][k]["metrics_json"][()]) for k in sorted(a["/runs"])
+        if a["/runs"][k].attrs["command"] in (b"extract", "extract") and int(a["/runs"][k].attrs.get("complete", 0))]
+print(fa.shape == fb.shape and np.array_equal(fa, fb), int(a["/features/lite0/valid"][...].sum()),
+      int(a["/products/dirty"][...].sum()), len(runs), runs[-1]["resumed"] if runs else None)
+PY
+)"
+expect "features identical to the uninterrupted run (bit for bit)" [ "$same" = True ]
+expect "2000 valid features, 0 dirty rows (got $valid, $dirty)" [ "$valid $dirty" = "2000 0" ]
+expect "one committed extract run, which resumed the interrupted work copy (got $runs, $resumed)" \
+  [ "$runs $resumed" = "1 True" ]
+finish
