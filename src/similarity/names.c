@@ -543,6 +543,13 @@ static double name_threshold(const struct name_index *ix, struct name_scratch *s
     return th;
 }
 
+/* The float cut-off c such that acc < c implies acc + rest < theta (rounded
+ * down, so no row that might reach theta is cut; -INFINITY when theta is). */
+static inline float name_cut(double theta, double rest) {
+    if (theta == -INFINITY) return -INFINITY;
+    return nextafterf((float)(theta - rest), -INFINITY);
+}
+
 /* One query row into the heap h. */
 static void name_query_pruned(const struct name_index *ix, struct name_scratch *sc, int64_t q,
                               const uint8_t *usable, struct topk *h) {
@@ -595,9 +602,11 @@ static void name_query_pruned(const struct name_index *ix, struct name_scratch *
         float wq = qwv[o];
         for (int64_t p = p0; p < p1; p++) {
             int32_t d = ix->post_doc[p];
-            if (sc->acc[d] == 0) sc->touched[nt++] = d;
+            float a = sc->acc[d];
+            sc->touched[nt] = d; /* kept only when new (branch-free) */
+            nt += a == 0;
             float prod = wq * ix->post_w[p];
-            sc->acc[d] += prod;
+            sc->acc[d] = a + prod;
         }
         since += p1 - p0;
     }
@@ -607,14 +616,11 @@ static void name_query_pruned(const struct name_index *ix, struct name_scratch *
      * rows) and drop those that fall below. */
     int64_t ns = 0;
     double rest = sc->bound[pos] + NAME_BOUND_MARGIN;
-    if (pos == nq) {
-        memcpy(sc->surv, sc->touched, sizeof *sc->surv * nt);
-        ns = nt;
-    } else {
-        for (int64_t j = 0; j < nt; j++) {
-            int32_t d = sc->touched[j];
-            if (sc->acc[d] + rest >= theta) sc->surv[ns++] = d;
-        }
+    float cut = name_cut(theta, rest); /* keep rows with acc >= cut */
+    for (int64_t j = 0; j < nt; j++) {
+        int32_t d = sc->touched[j];
+        sc->surv[ns] = d;
+        ns += sc->acc[d] >= cut;
     }
     while (pos < nq) {
         int32_t t = qt[sc->ord[pos]];
@@ -624,23 +630,25 @@ static void name_query_pruned(const struct name_index *ix, struct name_scratch *
         for (int64_t p = p0; p < p1; p++) {
             int32_t d = ix->post_doc[p];
             float a = sc->acc[d];
-            if (a != 0) {
-                float prod = wq * ix->post_w[p];
-                sc->acc[d] = a + prod;
-            }
+            float prod = wq * ix->post_w[p];
+            sc->acc[d] = a + (a != 0 ? prod : 0.0f); /* untouched rows stay 0 */
         }
         pos++;
         rest = sc->bound[pos] + NAME_BOUND_MARGIN;
+        cut = name_cut(theta, rest);
         int64_t m = 0;
-        for (int64_t j = 0; j < ns; j++)
-            if (sc->acc[sc->surv[j]] + rest >= theta) sc->surv[m++] = sc->surv[j];
+        for (int64_t j = 0; j < ns; j++) {
+            int32_t d = sc->surv[j];
+            sc->surv[m] = d;
+            m += sc->acc[d] >= cut;
+        }
         ns = m;
     }
     for (int64_t j = 0; j < ns; j++) {
         int32_t d = sc->surv[j];
-        double ub = sc->acc[d] + rest;
-        if (ub < theta) continue;
-        if (h->n == h->k && ub < h->score[0]) continue;
+        float a = sc->acc[d];
+        if (a < cut) continue;
+        if (h->n == h->k && a + rest < h->score[0]) continue;
         if (d == q || (usable && !usable[d])) continue;
         topk_push(h, name_dot_dense(ix, sc->qw, d), d);
     }
