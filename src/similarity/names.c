@@ -493,6 +493,9 @@ fail:
 #define NAME_BOUND_MARGIN 1e-4
 /* Postings read per survivor re-score saved, roughly (a re-score gathers a
  * row's ~30-60 weights from a cold row; a posting is one accumulator add). */
+/* A threshold refresh is tried only while a stop is within reach (theta
+ * grows slowly once known; a refresh costs ~ touched rows). */
+#define NAME_TH_OK (theta == -INFINITY || sc->bound[pos] < 1.5 * theta)
 #ifndef NAME_RESCORE_COST
 #define NAME_RESCORE_COST 8
 #endif
@@ -592,7 +595,7 @@ static void name_query_pruned(const struct name_index *ix, struct name_scratch *
         int64_t p0 = ix->post_ptr[t], p1 = ix->post_ptr[t + 1];
         /* refresh the threshold before a long list once the work since the
          * last refresh pays for it (a refresh costs ~ nt) */
-        if (nt > k && p1 - p0 > 2 * (int64_t)k && since >= nt / 2) {
+        if (nt > k && p1 - p0 > 2 * (int64_t)k && since >= nt / 2 && NAME_TH_OK) {
             double th = name_threshold(ix, sc, nt, q, k, usable);
             if (th > theta) theta = th;
             since = 0;
