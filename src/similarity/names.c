@@ -617,6 +617,10 @@ static void name_query_pruned(const struct name_index *ix, struct name_scratch *
      * can add may still reach theta. While a gram's list is short next to
      * the work of re-scoring them, read it for the survivors only (no new
      * rows) and drop those that fall below. */
+    if (pos == nq && nt > k) { /* no stop: a final threshold still spares re-scores */
+        double th = name_threshold(ix, sc, nt, q, k, usable);
+        if (th > theta) theta = th;
+    }
     int64_t ns = 0;
     double rest = sc->bound[pos] + NAME_BOUND_MARGIN;
     float cut = name_cut(theta, rest); /* keep rows with acc >= cut */
