@@ -25,6 +25,8 @@ struct name_index {
     int64_t *post_ptr;     /* (term_count + 1) */
     int32_t *post_doc;
     float *post_w;
+    float *term_maxw;      /* (term_count) largest posting weight of each term */
+    int64_t max_row_terms; /* longest document vector */
     /* token sets, CSR by row, hashes ascending and unique */
     int64_t *tok_ptr;      /* (count + 1) */
     uint64_t *tok;
@@ -187,6 +189,7 @@ void name_index_free(struct name_index *ix) {
     free(ix->post_ptr);
     free(ix->post_doc);
     free(ix->post_w);
+    free(ix->term_maxw);
     free(ix->tok_ptr);
     free(ix->tok);
     free(ix);
@@ -351,6 +354,15 @@ int name_index_build(const char *names, size_t stride_bytes, int64_t count, int 
             }
         free(fill);
     }
+    ix->term_maxw = calloc(T ? T : 1, sizeof *ix->term_maxw);
+    TRY_ALLOC(ix->term_maxw);
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t p = ix->post_ptr[t]; p < ix->post_ptr[t + 1]; p++)
+            if (ix->post_w[p] > ix->term_maxw[t]) ix->term_maxw[t] = ix->post_w[p];
+    ix->max_row_terms = 0;
+    for (int64_t r = 0; r < count; r++)
+        if (ix->doc_ptr[r + 1] - ix->doc_ptr[r] > ix->max_row_terms)
+            ix->max_row_terms = ix->doc_ptr[r + 1] - ix->doc_ptr[r];
     if (bad_count) *bad_count = bad;
     *out = ix;
     ix = NULL;
@@ -414,8 +426,9 @@ float name_index_jaccard(const struct name_index *ix, int64_t a, int64_t b) {
     return (float)((double)inter / (double)(na + nb - inter));
 }
 
-int name_index_search(const struct name_index *ix, const int64_t *query_rows,
-                      int64_t query_count, int k, const uint8_t *usable, struct knn_lists *out) {
+int name_index_search_exhaustive(const struct name_index *ix, const int64_t *query_rows,
+                                 int64_t query_count, int k, const uint8_t *usable,
+                                 struct knn_lists *out) {
     int rc = ST_OK;
     int64_t n = ix->count;
     memset(out, 0, sizeof *out);
@@ -466,6 +479,235 @@ int name_index_search(const struct name_index *ix, const int64_t *query_rows,
         }
         free(acc);
         free(touched);
+    }
+    REQUIRE(!oom, ST_ERR, "similarity: out of memory (name search scratch, %lld rows)",
+            (long long)n);
+fail:
+    if (rc != ST_OK) knn_lists_free(out);
+    return rc;
+}
+
+/* --- pruned exact search (MaxScore-style, see names.h) ------------------- */
+
+/* Safety margin on score bounds: float sums of <= a few hundred products of
+ * weights in [0, 1] err by far less than this. */
+#define NAME_BOUND_MARGIN 1e-4
+/* A threshold refresh is tried only while a stop is within reach (theta
+ * grows slowly once known; a refresh costs ~ touched rows). */
+#define NAME_TH_OK (theta == -INFINITY || sc->bound[pos] < 1.5 * theta)
+/* Postings read per survivor re-score saved, roughly (a re-score gathers a
+ * row's ~30-60 weights from a cold row; a posting is one accumulator add);
+ * 8 chosen: 4, 16 and 32 were no faster on the fashion names. */
+#define NAME_RESCORE_COST 8
+
+/* Per-thread scratch of the pruned search. */
+struct name_scratch {
+    float *acc;       /* (count) partial scores, 0 = untouched */
+    int32_t *touched; /* (count) rows with acc != 0 */
+    int32_t *surv;    /* (count) touched rows still able to reach theta */
+    float *qw;        /* (term_count) the query's weights scattered, else 0 */
+    int64_t *ord;     /* (max_row_terms) query term slots, rarest first */
+    double *bound;    /* (max_row_terms + 1) bound[i]: most terms ord[i..] can add */
+    float *tscore;    /* (k) a scratch heap for the threshold */
+    int64_t *tindex;  /* (k) */
+};
+
+/* Exact cosine of the query (scattered in qw) with row d: the same products
+ * summed in the same ascending term order as name_index_cosine, so the same
+ * bits (terms of d absent from the query add +0, which changes nothing). */
+static inline float name_dot_dense(const struct name_index *ix, const float *qw, int64_t d) {
+    float s = 0;
+    for (int64_t j = ix->doc_ptr[d]; j < ix->doc_ptr[d + 1]; j++) {
+        float p = qw[ix->doc_term[j]] * ix->doc_w[j];
+        s += p;
+    }
+    return s;
+}
+
+/* A lower bound on the query's k-th best exact score: the exact scores of
+ * the k touched rows with the best partial scores (-INFINITY when fewer than
+ * k usable rows are touched). */
+static double name_threshold(const struct name_index *ix, struct name_scratch *sc, int64_t nt,
+                             int64_t q, int k, const uint8_t *usable) {
+    struct topk t = {k, 0, sc->tscore, sc->tindex};
+    for (int64_t j = 0; j < nt; j++) {
+        int32_t d = sc->touched[j];
+        float s = sc->acc[d];
+        if (t.n == t.k && s < t.score[0]) continue;
+        if (d == q || (usable && !usable[d])) continue;
+        topk_push(&t, s, d);
+    }
+    if (t.n < k) return -INFINITY;
+    double th = INFINITY;
+    for (int i = 0; i < t.n; i++) {
+        double e = name_dot_dense(ix, sc->qw, t.index[i]);
+        if (e < th) th = e;
+    }
+    return th;
+}
+
+/* The float cut-off c such that acc < c implies acc + rest < theta (rounded
+ * down, so no row that might reach theta is cut; -INFINITY when theta is). */
+static inline float name_cut(double theta, double rest) {
+    if (theta == -INFINITY) return -INFINITY;
+    return nextafterf((float)(theta - rest), -INFINITY);
+}
+
+/* One query row into the heap h. */
+static void name_query_pruned(const struct name_index *ix, struct name_scratch *sc, int64_t q,
+                              const uint8_t *usable, struct topk *h) {
+    int64_t q0 = ix->doc_ptr[q], nq = ix->doc_ptr[q + 1] - q0;
+    const int32_t *qt = ix->doc_term + q0;
+    const float *qwv = ix->doc_w + q0;
+    if (nq == 0) return;
+    /* query terms by ascending document frequency (ties: term id) */
+    for (int64_t i = 0; i < nq; i++) {
+        int64_t df = ix->post_ptr[qt[i] + 1] - ix->post_ptr[qt[i]], j = i;
+        while (j > 0) {
+            int64_t o = sc->ord[j - 1];
+            int64_t dfo = ix->post_ptr[qt[o] + 1] - ix->post_ptr[qt[o]];
+            if (dfo < df || (dfo == df && qt[o] < qt[i])) break;
+            sc->ord[j] = o;
+            j--;
+        }
+        sc->ord[j] = i;
+        sc->qw[qt[i]] = qwv[i];
+    }
+    /* bound[i] = min(sum wq * maxw, ||wq||) over ord[i..] (Cauchy-Schwarz:
+     * the row's own weights have norm <= 1) */
+    {
+        double smax = 0, ssq = 0;
+        sc->bound[nq] = 0;
+        for (int64_t i = nq - 1; i >= 0; i--) {
+            int64_t o = sc->ord[i];
+            smax += (double)qwv[o] * ix->term_maxw[qt[o]];
+            ssq += (double)qwv[o] * qwv[o];
+            double cs = sqrt(ssq);
+            sc->bound[i] = smax < cs ? smax : cs;
+        }
+    }
+    int k = h->k;
+    double theta = -INFINITY;
+    int64_t nt = 0, pos = 0, since = 0;
+    for (; pos < nq; pos++) {
+        int64_t o = sc->ord[pos];
+        int32_t t = qt[o];
+        int64_t p0 = ix->post_ptr[t], p1 = ix->post_ptr[t + 1];
+        /* refresh the threshold before a long list once the work since the
+         * last refresh pays for it (a refresh costs ~ nt) */
+        if (nt > k && p1 - p0 > 2 * (int64_t)k && since >= nt / 2 && NAME_TH_OK) {
+            double th = name_threshold(ix, sc, nt, q, k, usable);
+            if (th > theta) theta = th;
+            since = 0;
+        }
+        /* no row untouched so far can reach the k-th best any more */
+        if (sc->bound[pos] + NAME_BOUND_MARGIN < theta) break;
+        float wq = qwv[o];
+        for (int64_t p = p0; p < p1; p++) {
+            int32_t d = ix->post_doc[p];
+            float a = sc->acc[d];
+            sc->touched[nt] = d; /* kept only when new (branch-free) */
+            nt += a == 0;
+            float prod = wq * ix->post_w[p];
+            sc->acc[d] = a + prod;
+        }
+        since += p1 - p0;
+    }
+    /* survivors: touched rows whose partial sum + the most the unread grams
+     * can add may still reach theta. While a gram's list is short next to
+     * the work of re-scoring them, read it for the survivors only (no new
+     * rows) and drop those that fall below. */
+    if (pos == nq && nt > k) { /* no stop: a final threshold still spares re-scores */
+        double th = name_threshold(ix, sc, nt, q, k, usable);
+        if (th > theta) theta = th;
+    }
+    int64_t ns = 0;
+    double rest = sc->bound[pos] + NAME_BOUND_MARGIN;
+    float cut = name_cut(theta, rest); /* keep rows with acc >= cut */
+    for (int64_t j = 0; j < nt; j++) {
+        int32_t d = sc->touched[j];
+        sc->surv[ns] = d;
+        ns += sc->acc[d] >= cut;
+    }
+    while (pos < nq) {
+        int32_t t = qt[sc->ord[pos]];
+        int64_t p0 = ix->post_ptr[t], p1 = ix->post_ptr[t + 1];
+        if (p1 - p0 > ns * NAME_RESCORE_COST) break;
+        float wq = qwv[sc->ord[pos]];
+        for (int64_t p = p0; p < p1; p++) {
+            int32_t d = ix->post_doc[p];
+            float a = sc->acc[d];
+            float prod = wq * ix->post_w[p];
+            sc->acc[d] = a + (a != 0 ? prod : 0.0f); /* untouched rows stay 0 */
+        }
+        pos++;
+        rest = sc->bound[pos] + NAME_BOUND_MARGIN;
+        cut = name_cut(theta, rest);
+        int64_t m = 0;
+        for (int64_t j = 0; j < ns; j++) {
+            int32_t d = sc->surv[j];
+            sc->surv[m] = d;
+            m += sc->acc[d] >= cut;
+        }
+        ns = m;
+    }
+    for (int64_t j = 0; j < ns; j++) {
+        int32_t d = sc->surv[j];
+        float a = sc->acc[d];
+        if (a < cut) continue;
+        if (h->n == h->k && a + rest < h->score[0]) continue;
+        if (d == q || (usable && !usable[d])) continue;
+        topk_push(h, name_dot_dense(ix, sc->qw, d), d);
+    }
+    for (int64_t j = 0; j < nt; j++) sc->acc[sc->touched[j]] = 0;
+    for (int64_t i = 0; i < nq; i++) sc->qw[qt[i]] = 0;
+}
+
+int name_index_search(const struct name_index *ix, const int64_t *query_rows,
+                      int64_t query_count, int k, const uint8_t *usable, struct knn_lists *out) {
+    int rc = ST_OK;
+    int64_t n = ix->count, nterm = ix->term_count, mt = ix->max_row_terms;
+    memset(out, 0, sizeof *out);
+    REQUIRE(k >= 1, ST_USAGE, "similarity.k = %d must be >= 1", k);
+    out->query_count = query_count;
+    out->k = k;
+    int64_t qc = query_count ? query_count : 1;
+    out->query_row = malloc(sizeof *out->query_row * qc);
+    out->index = malloc(sizeof *out->index * qc * k);
+    out->score = malloc(sizeof *out->score * qc * k);
+    TRY_ALLOC(out->query_row);
+    TRY_ALLOC(out->index);
+    TRY_ALLOC(out->score);
+    int oom = 0;
+#pragma omp parallel reduction(| : oom)
+    {
+        struct name_scratch sc;
+        sc.acc = calloc(n ? n : 1, sizeof *sc.acc);
+        sc.touched = malloc(sizeof *sc.touched * (n ? n : 1));
+        sc.surv = malloc(sizeof *sc.surv * (n ? n : 1));
+        sc.qw = calloc(nterm ? nterm : 1, sizeof *sc.qw);
+        sc.ord = malloc(sizeof *sc.ord * (mt + 1));
+        sc.bound = malloc(sizeof *sc.bound * (mt + 1));
+        sc.tscore = malloc(sizeof *sc.tscore * k);
+        sc.tindex = malloc(sizeof *sc.tindex * k);
+        if (!sc.acc || !sc.touched || !sc.surv || !sc.qw || !sc.ord || !sc.bound || !sc.tscore || !sc.tindex)
+            oom = 1;
+#pragma omp for schedule(dynamic, 64)
+        for (int64_t qi = 0; qi < query_count; qi++) {
+            int64_t q = query_rows[qi];
+            struct topk h = {k, 0, out->score + qi * k, out->index + qi * k};
+            out->query_row[qi] = q;
+            if (!oom && (!usable || usable[q])) name_query_pruned(ix, &sc, q, usable, &h);
+            topk_finish(&h);
+        }
+        free(sc.acc);
+        free(sc.touched);
+        free(sc.surv);
+        free(sc.qw);
+        free(sc.ord);
+        free(sc.bound);
+        free(sc.tscore);
+        free(sc.tindex);
     }
     REQUIRE(!oom, ST_ERR, "similarity: out of memory (name search scratch, %lld rows)",
             (long long)n);

@@ -68,8 +68,26 @@ float name_index_jaccard(const struct name_index *ix, int64_t a, int64_t b);
  * rows with usable[row] == 0; usable may be NULL = all). Only rows sharing at
  * least one gram (score > 0) are listed; the rest is padded (-1, -INFINITY).
  * Ties break by the smaller row. Local (OpenMP over queries); out as in
- * knn_search, freed with knn_lists_free. */
+ * knn_search, freed with knn_lists_free.
+ *
+ * Pruned (MaxScore-style) but exact: the query's grams are visited rarest
+ * first; now and then a threshold theta = the smallest exact score of the k
+ * touched rows with the best partial sums (a lower bound on the k-th best) is
+ * taken; once the most the remaining grams can add (min of sum wq * max
+ * posting weight and ||wq_rest||, Cauchy-Schwarz) is below theta, no untouched
+ * row can enter and the frequent grams' postings are never read. Touched rows
+ * whose partial sum + that bound is below theta (or below the heap's k-th) are
+ * dropped; the rest are re-scored exactly with the same products in the same
+ * ascending term order as name_index_cosine. Scores and order are bit-identical
+ * to name_index_search_exhaustive (tested on the fashion names). */
 int name_index_search(const struct name_index *ix, const int64_t *query_rows,
                       int64_t query_count, int k, const uint8_t *usable, struct knn_lists *out);
+
+/* The same result by visiting every posting of every query gram (term at a
+ * time, ascending term order, dense accumulator). The reference for the
+ * pruned search; same contract as name_index_search. */
+int name_index_search_exhaustive(const struct name_index *ix, const int64_t *query_rows,
+                                 int64_t query_count, int k, const uint8_t *usable,
+                                 struct knn_lists *out);
 
 #endif

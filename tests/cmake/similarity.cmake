@@ -6,6 +6,7 @@ set_tests_properties(test_sim_knn_2ranks PROPERTIES ENVIRONMENT "${ASSORT_TEST_E
   TIMEOUT 300 LABELS "unit;similarity" SKIP_RETURN_CODE 77)
 assort_sh_test(sim_knn_ranks sh/sim_knn_ranks.sh LABELS similarity)
 assort_unit_test(test_sim_names SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_sim_names.c LABELS similarity)
+assort_unit_test(test_sim_names_pruned SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_sim_names_pruned.c LABELS similarity)
 assort_unit_test(test_sim_fuse SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_sim_fuse.c LABELS similarity)
 assort_unit_test(test_sim_fuse_2ranks SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_sim_fuse.c RANKS 2 LABELS similarity)
 
