@@ -31,6 +31,9 @@ int isolate_probe(int (*fn)(void *arg), void *arg) {
     pid_t pid = fork();
     if (pid < 0) return 0;
     if (pid == 0) {
+        /* Die quietly: no backtrace from Open MPI's (inherited) handlers. */
+        static const int fatal[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
+        for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++) signal(fatal[i], SIG_DFL);
 #ifdef ISOLATE_ASAN
         __sanitizer_set_death_callback(die_by_signal);
 #endif
