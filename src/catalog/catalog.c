@@ -63,6 +63,14 @@ fail:
     return rc;
 }
 
+/* Frees a half-made handle on an error path (closes the file if open). */
+static void catalog_discard(struct catalog *c) {
+    if (!c) return;
+    if (c->file >= 0) H5Fclose(c->file);
+    H5Pclose(c->dxpl);
+    free(c);
+}
+
 int catalog_create(const char *path, struct catalog **out) {
     int rc = ST_OK;
     struct catalog *c = NULL;
@@ -88,11 +96,7 @@ int catalog_create(const char *path, struct catalog **out) {
     return ST_OK;
 fail:
     if (fapl >= 0) H5Pclose(fapl);
-    if (c) {
-        if (c->file >= 0) H5Fclose(c->file);
-        H5Pclose(c->dxpl);
-        free(c);
-    }
+    catalog_discard(c);
     return rc;
 }
 
@@ -133,11 +137,7 @@ int catalog_open(const char *path, int writable, struct catalog **out) {
 fail:
     free(fmt);
     if (fapl >= 0) H5Pclose(fapl);
-    if (c) {
-        if (c->file >= 0) H5Fclose(c->file);
-        H5Pclose(c->dxpl);
-        free(c);
-    }
+    catalog_discard(c);
     return rc;
 }
 

@@ -5,7 +5,11 @@
 
 int cmd_info(int argc, char **argv);
 int cmd_config(int argc, char **argv);
+int cmd_ingest(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_similarity(int argc, char **argv);
+int cmd_classify(int argc, char **argv);
+int cmd_runs(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 #endif

@@ -370,6 +370,13 @@ const char *name_index_normalized(const struct name_index *ix, int64_t row) {
     return ix->text + ix->text_off[row];
 }
 
+int64_t name_index_vector(const struct name_index *ix, int64_t row, const int32_t **terms,
+                          const float **weights) {
+    *terms = ix->doc_term + ix->doc_ptr[row];
+    *weights = ix->doc_w + ix->doc_ptr[row];
+    return ix->doc_ptr[row + 1] - ix->doc_ptr[row];
+}
+
 float name_index_cosine(const struct name_index *ix, int64_t a, int64_t b) {
     int64_t i = ix->doc_ptr[a], ie = ix->doc_ptr[a + 1];
     int64_t j = ix->doc_ptr[b], je = ix->doc_ptr[b + 1];

@@ -52,6 +52,12 @@ int name_index_bad(const struct name_index *ix, int64_t row);
 /* The normalised name of a row (owned by the index). */
 const char *name_index_normalized(const struct name_index *ix, int64_t row);
 
+/* The L2-normalised TF-IDF vector of a row: returns its term count and
+ * points *terms (ascending term ids) and *weights into the index (owned by
+ * it). Local. Used by the name classifier (src/classify/name_model.h). */
+int64_t name_index_vector(const struct name_index *ix, int64_t row, const int32_t **terms,
+                          const float **weights);
+
 /* TF-IDF cosine of two rows (0 when either is empty). Local, thread-safe. */
 float name_index_cosine(const struct name_index *ix, int64_t a, int64_t b);
 /* Token-set Jaccard |A n B| / |A u B| of the space-separated tokens of the

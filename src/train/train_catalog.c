@@ -585,7 +585,11 @@ static int write_outputs(const struct train_request *req, const struct config *c
         snprintf(name, sizeof name, "%s/class_map", grp);
         TRY(catalog_write_small(c, name, H5T_NATIVE_INT32, 1, dm, j->map));
         TRY(catalog_set_attr_str(c, grp, "level", j->level));
-        TRY(catalog_set_attr_str(c, grp, "backbone", in->feat + strlen("/features/")));
+        char backbone[sizeof in->feat];   /* "lite0" out of "/features/lite0/data" */
+        snprintf(backbone, sizeof backbone, "%s", in->feat + strlen("/features/"));
+        char *slash = strchr(backbone, '/');
+        if (slash) *slash = '\0';
+        TRY(catalog_set_attr_str(c, grp, "backbone", backbone));
         TRY(catalog_set_attr_str(c, grp, "head", head_kind_name(j->shape.kind)));
         TRY(catalog_set_attr_str(c, grp, "config_hash", hash));
         TRY(catalog_set_attr_str(c, grp, "run_id", run.id));

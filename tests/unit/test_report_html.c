@@ -1,0 +1,77 @@
+/* test_report_html.c - report building blocks: HTML escaping (a product
+ * named <script> stays text), RFC 4648 base64 test vectors, PNG thumbnails
+ * decoded back by the ingest decoder (libpng read path) equal the pixels,
+ * the box downscale against hand-computed means. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ingest/image.h"
+#include "report/html.h"
+#include "testlib.h"
+#include "util/status.h"
+
+static void esc(const char *in, const char *want) {
+    struct hbuf b = {0};
+    hb_text(&b, in);
+    EXPECT(b.s && !strcmp(b.s, want), "escape '%s' -> '%s', want '%s'", in, b.s ? b.s : "", want);
+    hb_free(&b);
+}
+
+static void b64(const char *in, const char *want) {
+    struct hbuf b = {0};
+    hb_puts(&b, "");
+    hb_base64(&b, (const uint8_t *)in, strlen(in));
+    EXPECT(b.s && !strcmp(b.s, want), "base64 '%s' -> '%s', want '%s'", in, b.s ? b.s : "", want);
+    hb_free(&b);
+}
+
+int main(void) {
+    esc("<script>alert(1)</script>", "&lt;script&gt;alert(1)&lt;/script&gt;");
+    esc("Tom & Jerry's \"tee\"", "Tom &amp; Jerry&#39;s &quot;tee&quot;");
+    esc("caf\xc3\xa9 \xe2\x82\xac", "caf\xc3\xa9 \xe2\x82\xac");      /* valid UTF-8 kept */
+    esc("a\xff" "b\xc3", "a\xef\xbf\xbd" "b\xef\xbf\xbd");            /* invalid -> U+FFFD */
+    esc("x\x01y", "x y");
+    /* RFC 4648 section 10 */
+    b64("", "");
+    b64("f", "Zg==");
+    b64("fo", "Zm8=");
+    b64("foo", "Zm9v");
+    b64("foob", "Zm9vYg==");
+    b64("fooba", "Zm9vYmE=");
+    b64("foobar", "Zm9vYmFy");
+
+    /* PNG round trip through the independent decoder */
+    enum { W = 23, H = 17 };
+    static uint8_t rgb[W * H * 3];
+    for (int i = 0; i < W * H * 3; i++) rgb[i] = (uint8_t)(i * 37 + (i / 3) * 11);
+    uint8_t *png = NULL;
+    size_t n = 0;
+    EXPECT(png_encode_rgb(rgb, W, H, &png, &n) == ST_OK, "encode: %s", err_msg());
+    EXPECT(n > 8 && png && !memcmp(png, "\x89PNG\r\n\x1a\n", 8), "PNG signature");
+    struct image im = {0};
+    EXPECT(image_decode(png, n, NULL, &im) == ST_OK, "decode: %s", err_msg());
+    EXPECT(im.width == W && im.height == H, "size %dx%d", im.width, im.height);
+    EXPECT(im.pixels && !memcmp(im.pixels, rgb, sizeof rgb), "pixels differ after the round trip");
+    free(im.pixels);
+    free(png);
+
+    /* box downscale 4x4 -> 2x2 (factor 2): each output = rounded mean of a 2x2 block */
+    uint8_t sq[4 * 4 * 3], out[4 * 4 * 3];
+    for (int y = 0; y < 4; y++)
+        for (int x = 0; x < 4; x++)
+            for (int c = 0; c < 3; c++) sq[(y * 4 + x) * 3 + c] = (uint8_t)(10 * y + x + 100 * c);
+    int s = thumb_scale(sq, 4, 2, out);
+    EXPECT_INT(s, 2);
+    /* block (0,0): values 0,1,10,11 -> mean 5.5 -> 6 (round half up) */
+    EXPECT_INT(out[0], 6);
+    EXPECT_INT(out[((1 * 2) + 1) * 3 + 2], 228);          /* (22+23+32+33)/4 = 27.5 -> 28, +200 */
+    EXPECT_INT(thumb_scale(sq, 4, 8, out), 4);         /* small images stay as they are */
+    EXPECT(!memcmp(out, sq, sizeof sq), "copy when small");
+
+    /* data URI */
+    struct hbuf b = {0};
+    EXPECT(hb_png_data_uri(&b, sq, 4, 64) == ST_OK, "data uri");
+    EXPECT(b.s && !strncmp(b.s, "data:image/png;base64,iVBORw0KGgo", 33), "data uri prefix: %.40s", b.s);
+    hb_free(&b);
+    return TEST_END();
+}
