@@ -40,11 +40,45 @@ done
 ww=$(find "$tmp" -type f -perm -o+w)
 [ -z "$ww" ] || bad "world-writable outputs: $ww"
 
-# 4. Image paths stay under the images root: covered through the library by
-#    tests/unit/test_image_path.c; through `assort ingest` once that command exists.
-if "$ASSORT_BIN" --help 2>&1 | grep -qw ingest; then
-  echo "NOTE: assort ingest exists now; add its images-root checks here"
+# 4. Image paths from the CSV stay under the images root (`assort ingest`):
+#    '..' escapes, absolute paths and a symlink leading out are rejected with
+#    safepath's reasons (rejects CSV); the one good row is ingested.
+img="$ASSORT_SRC/tests/fuzz/image/seeds/fashion_1163.jpg"
+mkdir -p "$tmp/ing/images/sub" "$tmp/ing/outside"
+cp "$img" "$tmp/ing/images/good.jpg"
+cp "$img" "$tmp/ing/outside/secret.jpg"
+ln -s ../outside/secret.jpg "$tmp/ing/images/link.jpg"
+ln -s ../../outside "$tmp/ing/images/sub/dirlink"
+cat >"$tmp/ing/products.csv" <<EOF_CSV
+id,name,master_category,image
+1,good,Apparel,good.jpg
+2,dotdot,Apparel,../outside/secret.jpg
+3,deep,Apparel,sub/../../outside/secret.jpg
+4,absolute,Apparel,$tmp/ing/outside/secret.jpg
+5,symlink,Apparel,link.jpg
+6,dirlink,Apparel,sub/dirlink/secret.jpg
+EOF_CSV
+(cd "$tmp/ing" && "$ASSORT_BIN" ingest --csv products.csv --images images \
+   --set ingest.levels=[master_category] --set ingest.keep_columns=[] --set ingest.image_size=32 \
+   --set ingest.max_reject_ratio=1 cat.h5 >"$tmp/ing/out" 2>&1)
+rc=$?
+[ $rc -eq 0 ] || { bad "ingest exit $rc"; tail -5 "$tmp/ing/out"; }
+rej="$tmp/ing/cat.h5.rejects.csv"
+if [ -f "$rej" ]; then
+  for want in "3,path escapes the images root" "4,path escapes the images root" \
+              "5,absolute image path" "6,path escapes the images root" "7,path escapes the images root"; do
+    line=${want%%,*} reason=${want#*,}
+    # rejects CSV: line,id,path,reason (physical CSV lines: the header is line 1)
+    grep -E "^$line,[^,]*,.*,\"?$reason" "$rej" >/dev/null ||
+      bad "images root: CSV line $line not rejected with '$reason': $(grep "^$line," "$rej")"
+  done
+  n=$(($(wc -l <"$rej") - 1))
+  [ "$n" -eq 5 ] || bad "images root: $n rejects, expected 5"
+  echo "images root: $(tail -n +2 "$rej" | cut -d, -f1,4 | tr '\n' ' ')"
+else
+  bad "no rejects CSV at $rej"
 fi
+grep -q "1 accepted" "$tmp/ing/out" || bad "images root: the good row was not the only one accepted: $(cat "$tmp/ing/out")"
 
 [ $fails -eq 0 ] && echo "security: all checks passed"
 [ $fails -eq 0 ]
