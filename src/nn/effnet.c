@@ -2,6 +2,7 @@
 #include "effnet.h"
 
 #include <hdf5.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,9 @@
 #include "util/isolate.h"
 
 #define FIX_HINT "re-run tools/import-weights to rewrite it"
+/* A weights file (<= 25 MB) loads in well under a second; HDF5 loops forever
+ * on some corrupt files (isolate.h). */
+#define EFFNET_LOAD_LIMIT_S 60
 
 int effnet_weights_path(const char *weights_dir, const char *model, char *out,
                         size_t out_bytes) {
@@ -348,7 +352,12 @@ int effnet_load(const char *path, struct effnet **out) {
      * first and refuse the file if that child dies. */
     struct stat st;
     if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
-        int sig = isolate_probe(probe_load, (void *)path);
+        int sig = isolate_probe(probe_load, (void *)path, EFFNET_LOAD_LIMIT_S);
+        if (sig == SIGALRM)
+            return err_set(ST_DATA,
+                           "%s: corrupt weights file: the HDF5 library did not finish reading it "
+                           "in %d s; %s",
+                           path, EFFNET_LOAD_LIMIT_S, FIX_HINT);
         if (sig)
             return err_set(ST_DATA,
                            "%s: corrupt weights file: the HDF5 library crashed reading it "

@@ -27,7 +27,7 @@ static void die_by_signal(void) {
 }
 #endif
 
-int isolate_probe(int (*fn)(void *arg), void *arg) {
+int isolate_probe(int (*fn)(void *arg), void *arg, unsigned limit_s) {
     pid_t pid = fork();
     if (pid < 0) return 0;
     if (pid == 0) {
@@ -37,6 +37,8 @@ int isolate_probe(int (*fn)(void *arg), void *arg) {
 #ifdef ISOLATE_ASAN
         __sanitizer_set_death_callback(die_by_signal);
 #endif
+        signal(SIGALRM, SIG_DFL);
+        alarm(limit_s);
         _exit(fn(arg) & 0x7f);
     }
     int status = 0;

@@ -11,11 +11,13 @@
 #ifndef ASSORT_ISOLATE_H
 #define ASSORT_ISOLATE_H
 
-/* Runs fn(arg) in a forked child and waits for it. Returns 0 when the child
- * returned (whatever fn returned: the parent repeats the work to get the
- * result and message), or the number of the signal that killed it. Returns 0
+/* Runs fn(arg) in a forked child and waits for it, at most limit_s seconds
+ * (then the child is killed by SIGALRM: HDF5 1.10.8 also loops forever on
+ * some corrupt global heaps). Returns 0 when the child returned (whatever fn
+ * returned: the parent repeats the work to get the result and message), or
+ * the number of the signal that killed it (SIGALRM: out of time). Returns 0
  * too when fork() fails (then nothing was learnt; the caller goes on). The
  * child's stdout and stderr are the parent's; it leaves through _exit(). */
-int isolate_probe(int (*fn)(void *arg), void *arg);
+int isolate_probe(int (*fn)(void *arg), void *arg, unsigned limit_s);
 
 #endif

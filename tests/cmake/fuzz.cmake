@@ -20,7 +20,8 @@ foreach(t IN LISTS ASSORT_FUZZ_TARGETS)
   target_link_libraries(replay_${t} PRIVATE assort_fuzz_util assort_core)
   set_target_properties(replay_${t} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/fuzz)
   add_test(NAME fuzz_replay_${t} COMMAND replay_${t}
-    ${CMAKE_SOURCE_DIR}/tests/fuzz/${t}/seeds ${CMAKE_SOURCE_DIR}/tests/fuzz/${t}/crashes)
+    ${CMAKE_SOURCE_DIR}/tests/fuzz/${t}/seeds ${CMAKE_SOURCE_DIR}/tests/fuzz/${t}/crashes
+    ${CMAKE_SOURCE_DIR}/tests/fuzz/${t}/hangs)
   set_tests_properties(fuzz_replay_${t} PROPERTIES ENVIRONMENT "${ASSORT_TEST_ENV}" TIMEOUT 300
     LABELS "unit;fuzz-replay" SKIP_RETURN_CODE 77)
   if(ASSORT_FUZZ)

@@ -15,12 +15,17 @@ while IFS='|' read -r file how reason; do
   [ -z "$file" ] && continue
   cases=$((cases + 1))
   path="$bad_dir/$file"
+  if [ "$file" = catalog_hdf5_uaf.h5 ] && [ "${ASSORT_SANITIZE:-0}" = 1 ]; then
+    # HDF5 1.10.8 reads freed memory on this file (H5O__attr_exists, a library
+    # bug, docs/reliability.md); ASan reports it. The normal build refuses it.
+    echo "skipped under ASan: $file ($how)"; continue
+  fi
   case $how in
     info) cmd=("$ASSORT_BIN" info "$path") ;;
     catalog) cmd=("$tool" open-catalog "$path") ;;
     weights) cmd=("$tool" open-weights "$path") ;;
   esac
-  timeout 60 "${cmd[@]}" >/dev/null 2>"$tmp/err"
+  timeout 120 "${cmd[@]}" >/dev/null 2>"$tmp/err"
   rc=$?
   lines=$(grep -c . "$tmp/err")
   if [ $rc -ne 3 ]; then
@@ -44,6 +49,9 @@ weights_empty.h5|weights| is not an HDF5 file; re-run tools/import-weights
 weights_truncated.h5|weights|: not a readable HDF5 file (truncated or corrupt?); re-run tools/import-weights
 weights_is_catalog.h5|weights|: attribute 'format' missing on /
 weights_heap_overread.h5|weights|: corrupt weights file: the HDF5 library crashed reading it (signal
+weights_heap_loop.h5|weights|: corrupt weights file: the HDF5 library did not finish reading it in 60 s
+catalog_hdf5_uaf.h5|catalog|: assort catalog without a schema_version attribute
+catalog_hdf5_uaf.h5|info|: assort catalog without a schema_version attribute
 weights_missing.h5|weights| not found; create it with tools/import-weights
 EOF_CASES
 echo "$cases cases, $fails failed"
