@@ -32,7 +32,9 @@ while IFS='|' read -r file how reason; do
     echo "FAIL: $file ($how): exit $rc, expected 3"; head -5 "$tmp/err"; fails=$((fails + 1))
   elif ! grep -qF -- "$path$reason" "$tmp/err"; then
     echo "FAIL: $file ($how): expected '$reason', got: $(cat "$tmp/err")"; fails=$((fails + 1))
-  elif [ "$lines" -ne 1 ]; then
+  elif [ "$lines" -ne 1 ] && [ "${ASSORT_SANITIZE:-0}" != 1 ]; then
+    # (Under ASan the probe child prints the sanitizer's report of HDF5's bad
+    # read before dying; the product build prints the one line only.)
     echo "FAIL: $file ($how): $lines lines on stderr, expected one:"; head -5 "$tmp/err"; fails=$((fails + 1))
   else
     echo "ok: $file ($how): $reason"
