@@ -21,6 +21,15 @@ struct catalog {
 hid_t catalog_file(const struct catalog *c) { return c->file; }
 const char *catalog_path(const struct catalog *c) { return c->path; }
 
+/* A failed write names the catalog file (HDF5's own messages do not, e.g. on
+ * a full disk). Returns rc. */
+static int name_file(const struct catalog *c, int rc) {
+    if (rc == ST_OK || strstr(err_msg(), c->path)) return rc;
+    char msg[2048];
+    snprintf(msg, sizeof msg, "%s", err_msg());
+    return err_set(rc, "%s: %s", c->path, msg);
+}
+
 static void h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 
 /* File access: MPI-IO on the world communicator, collective metadata. */
@@ -136,7 +145,7 @@ int catalog_close(struct catalog *c) {
     int rc = ST_OK;
     if (!c) return ST_OK;
     if (c->file >= 0 && H5Fclose(c->file) < 0)
-        rc = check_report_h5("H5Fclose", __func__, __FILE__, __LINE__);
+        rc = name_file(c, check_report_h5("H5Fclose", __func__, __FILE__, __LINE__));
     if (c->dxpl >= 0) H5Pclose(c->dxpl);
     free(c);
     return rc;
@@ -146,7 +155,7 @@ int catalog_flush(struct catalog *c) {
     int rc = ST_OK;
     TRY_H5(H5Fflush(c->file, H5F_SCOPE_GLOBAL));
 fail:
-    return rc;
+    return name_file(c, rc);
 }
 
 /* --- transactions ---------------------------------------------------------- */
@@ -352,7 +361,7 @@ fail:
     if (lcpl >= 0) H5Pclose(lcpl);
     if (dcpl >= 0) H5Pclose(dcpl);
     if (space >= 0) H5Sclose(space);
-    return rc;
+    return name_file(c, rc);
 }
 
 int catalog_extend(struct catalog *c, const char *name, int64_t rows) {
@@ -422,7 +431,7 @@ fail:
     if (d >= 0) H5Dclose(d);
     if (rc != ST_OK) err_wrap(rc, "%s %s rows [%lld, +%lld)", write ? "writing" : "reading", name,
                               (long long)begin, (long long)count);
-    return rc;
+    return name_file(c, rc);
 }
 
 int catalog_read_rows(struct catalog *c, const char *name, hid_t memtype, int64_t begin,
@@ -536,7 +545,7 @@ fail:
     if (lcpl >= 0) H5Pclose(lcpl);
     if (space >= 0) H5Sclose(space);
     if (rc != ST_OK) err_wrap(rc, "writing %s", name);
-    return rc;
+    return name_file(c, rc);
 }
 
 int catalog_read_all(struct catalog *c, const char *name, hid_t memtype, void **buf,
@@ -577,7 +586,7 @@ int catalog_write_text(struct catalog *c, const char *name, const char *text) {
     rc = catalog_write_small(c, name, t, 0, NULL, text);
 fail:
     if (t >= 0) H5Tclose(t);
-    return rc;
+    return name_file(c, rc);
 }
 
 int catalog_read_text(struct catalog *c, const char *name, char **text) {

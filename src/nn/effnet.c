@@ -2,14 +2,19 @@
 #include "effnet.h"
 
 #include <hdf5.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "util/check.h"
+#include "util/isolate.h"
 
 #define FIX_HINT "re-run tools/import-weights to rewrite it"
+/* A weights file (<= 25 MB) loads in well under a second; HDF5 loops forever
+ * on some corrupt files (isolate.h). */
+#define EFFNET_LOAD_LIMIT_S 60
 
 int effnet_weights_path(const char *weights_dir, const char *model, char *out,
                         size_t out_bytes) {
@@ -217,7 +222,8 @@ fail:
     return rc;
 }
 
-int effnet_load(const char *path, struct effnet **out) {
+/* The load itself; effnet_load() runs it in a child first. */
+static int load_file(const char *path, struct effnet **out) {
     int rc = ST_OK;
     hid_t f = -1, g = -1;
     struct effnet *net = NULL;
@@ -232,7 +238,11 @@ int effnet_load(const char *path, struct effnet **out) {
     snprintf(net->path, sizeof net->path, "%s", path);
     REQUIRE(H5Fis_hdf5(path) > 0, ST_DATA,
             "%s is not an HDF5 file; %s", path, FIX_HINT);
-    TRY_H5(f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT));
+    f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) {
+        H5Eclear2(H5E_DEFAULT);
+        FAIL(ST_DATA, "%s: not a readable HDF5 file (truncated or corrupt?); %s", path, FIX_HINT);
+    }
     TRY(attr_str(path, f, "format", format, sizeof format));
     REQUIRE(strcmp(format, EFFNET_FORMAT) == 0, ST_DATA,
             "%s: format is '%s', expected '%s'; %s", path, format, EFFNET_FORMAT, FIX_HINT);
@@ -324,6 +334,44 @@ static void conv_free(struct effnet_conv *c) {
     free(c->weight);
     free(c->bias);
     c->weight = c->bias = NULL;
+}
+
+static int probe_load(void *path) {
+    struct effnet *net = NULL;
+    int rc = load_file(path, &net);
+    effnet_free(net);
+    return rc;
+}
+
+int effnet_load(const char *path, struct effnet **out) {
+    *out = NULL;
+    /* Errors are reported through err_msg(); HDF5's own stack print would
+     * only repeat them on stderr. */
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    /* HDF5 1.10 can crash on a corrupt file (isolate.h): read it in a child
+     * first and refuse the file if that child dies. */
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+        int sig = isolate_probe(probe_load, (void *)path, EFFNET_LOAD_LIMIT_S);
+        if (sig == SIGALRM)
+            return err_set(ST_DATA,
+                           "%s: corrupt weights file: the HDF5 library did not finish reading it "
+                           "in %d s; %s",
+                           path, EFFNET_LOAD_LIMIT_S, FIX_HINT);
+        if (sig)
+            return err_set(ST_DATA,
+                           "%s: corrupt weights file: the HDF5 library crashed reading it "
+                           "(signal %d); %s",
+                           path, sig, FIX_HINT);
+    }
+    int rc = load_file(path, out);
+    if (rc == ST_ERR && !strncmp(err_msg(), "HDF5 call", 9)) {
+        /* The file opened as HDF5 but a read inside it failed: bad data. */
+        char why[1024];
+        snprintf(why, sizeof why, "%s", err_msg());
+        return err_set(ST_DATA, "%s: corrupt weights file (%s); %s", path, why, FIX_HINT);
+    }
+    return rc;
 }
 
 void effnet_free(struct effnet *net) {

@@ -1,0 +1,82 @@
+/* rel_tool.c - one-shot operations for the reliability script tests
+ * (tests/sh/rel_*.sh); not a test itself.
+ *
+ *   rel_tool open-catalog PATH        catalog_open + catalog_count
+ *   rel_tool open-weights PATH        effnet_load
+ *   rel_tool write-atomic PATH BYTES  fs_write_atomic of BYTES bytes ('a'..'z')
+ *   rel_tool catalog-write PATH ROWS  a catalog transaction (create when PATH
+ *                                     is missing, else update): writes a
+ *                                     dataset /rel/data of ROWS x 1024 int32
+ *                                     and commits
+ * Prints "ok" on success, else the error message on stderr; exits with the
+ * status code (0 ok, 1 error, 3 bad data), as `assort` does.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "catalog/catalog.h"
+#include "dist/dist.h"
+#include "nn/effnet.h"
+#include "util/check.h"
+#include "util/fsutil.h"
+#include "util/status.h"
+
+static int catalog_write(const char *path, long long rows) {
+    int rc = ST_OK;
+    struct catalog_txn txn;
+    int32_t *buf = NULL; /* (rows, 1024) */
+    memset(&txn, 0, sizeof txn);
+    TRY(catalog_begin(path, "rel", !fs_exists(path), &txn));
+    TRY_ALLOC(buf = malloc((size_t)rows * 1024 * sizeof *buf));
+    for (long long i = 0; i < rows * 1024; i++) buf[i] = (int32_t)(i * 2654435761u);
+    hsize_t dims[2] = {(hsize_t)rows, 1024};
+    if (catalog_exists(txn.cat, "/rel/data")) TRY(catalog_delete(txn.cat, "/rel/data"));
+    TRY(catalog_create_dataset(txn.cat, "/rel/data", H5T_STD_I32LE, 2, dims, NULL, 0, 0));
+    TRY(catalog_write_rows(txn.cat, "/rel/data", H5T_NATIVE_INT32, 0, rows, buf));
+    TRY(catalog_commit(&txn));
+    free(buf);
+    return ST_OK;
+fail:
+    free(buf);
+    if (txn.cat) {
+        char msg[2048];
+        snprintf(msg, sizeof msg, "%s", err_msg());
+        catalog_abort(&txn, 1);
+        err_set(rc, "%s", msg);
+    }
+    return rc;
+}
+
+int main(int argc, char **argv) {
+    if (dist_init(&argc, &argv) != ST_OK) return 1;
+    int rc = ST_USAGE;
+    if (argc == 3 && !strcmp(argv[1], "open-catalog")) {
+        struct catalog *c = NULL;
+        rc = catalog_open(argv[2], 0, &c);
+        if (rc == ST_OK) {
+            printf("rows %lld\n", (long long)catalog_count(c));
+            rc = catalog_close(c);
+        }
+    } else if (argc == 3 && !strcmp(argv[1], "open-weights")) {
+        struct effnet *net = NULL;
+        rc = effnet_load(argv[2], &net);
+        effnet_free(net);
+    } else if (argc == 4 && !strcmp(argv[1], "write-atomic")) {
+        size_t n = (size_t)strtoull(argv[3], NULL, 10);
+        char *data = malloc(n ? n : 1);
+        if (!data) return 1;
+        for (size_t i = 0; i < n; i++) data[i] = (char)('a' + i % 26);
+        rc = fs_write_atomic(argv[2], data, n);
+        free(data);
+    } else if (argc == 4 && !strcmp(argv[1], "catalog-write")) {
+        rc = catalog_write(argv[2], strtoll(argv[3], NULL, 10));
+    } else {
+        fprintf(stderr, "usage: rel_tool open-catalog|open-weights PATH | write-atomic PATH BYTES | "
+                        "catalog-write PATH ROWS\n");
+    }
+    if (rc == ST_OK) printf("ok\n");
+    else if (rc != ST_USAGE || argc >= 3) fprintf(stderr, "%s\n", err_msg());
+    dist_finalize();
+    return rc;
+}
