@@ -232,7 +232,7 @@ int nightly_diff(const char *path, const struct config *cfg, struct night_diff *
     snprintf(out->run_id, sizeof out->run_id, "%s", run.id);
     TRY_ALLOC(rows = malloc(sizeof *rows * (size_t)(n ? n : 1)));
 
-    char grp[512], p[640];
+    char grp[512], p[1024];  /* grp + "/" + level (<= 128) + "/new_flag_rows" */
     snprintf(grp, sizeof grp, "/nightly/%s", run.id);
     hsize_t one = 1;
     (void)one;

@@ -102,7 +102,11 @@ static void test_synthetic(void) {
         char *s = names + (size_t)i * NB;
         if (i >= 10 && rnd() % 4 == 0) { /* a near-duplicate of an earlier name */
             int src = (int)(rnd() % (uint32_t)i);
-            snprintf(s, NB, "%s%s", names + (size_t)src * NB, rnd() % 2 ? " x" : "");
+            const char *from = names + (size_t)src * NB; /* an earlier row, never s itself */
+            size_t len_from = strnlen(from, NB - 3);
+            memmove(s, from, len_from);
+            if (rnd() % 2) { s[len_from++] = ' '; s[len_from++] = 'x'; }
+            s[len_from] = '\0';
             continue;
         }
         int len = 1 + (int)(rnd() % 7);
