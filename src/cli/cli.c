@@ -131,6 +131,7 @@ int cli_parse(struct cli_ctx *ctx, const struct cli_cmd *cmd, const struct cli_o
     }
     if (ctx->help) {
         if (dist_rank() == 0) cli_print_help(cmd, opts);
+        cli_ctx_free(ctx); /* nothing more to parse: callers may return at once */
         return CLI_HELP_SHOWN;
     }
     log_init(dist_rank(), dist_size(), ctx->verbose);
