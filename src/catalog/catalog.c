@@ -378,6 +378,19 @@ fail:
     return rc;
 }
 
+/* A rank with nothing to transfer still takes part in the collective call:
+ * "none" selections on the file space and on a one-element memory space. */
+static int select_nothing(int nd, hid_t fspace, hid_t *mspace) {
+    int rc = ST_OK;
+    hsize_t one[8];
+    for (int i = 0; i < nd; i++) one[i] = 1;
+    TRY_H5(*mspace = H5Screate_simple(nd, one, NULL));
+    TRY_H5(H5Sselect_none(*mspace));
+    TRY_H5(H5Sselect_none(fspace));
+fail:
+    return rc;
+}
+
 /* Selects rows [begin, begin+count) of d in fspace and builds the matching
  * memory space (a "none" selection when count is 0). */
 static int select_rows(struct catalog *c, const char *name, hid_t d, int64_t begin, int64_t count,
@@ -396,11 +409,7 @@ static int select_rows(struct catalog *c, const char *name, hid_t d, int64_t beg
     start[0] = (hsize_t)begin;
     cnt[0] = (hsize_t)count;
     if (count == 0) {
-        hsize_t one[8];
-        for (int i = 0; i < nd; i++) one[i] = 1;
-        TRY_H5(*mspace = H5Screate_simple(nd, one, NULL));
-        TRY_H5(H5Sselect_none(*mspace));
-        TRY_H5(H5Sselect_none(*fspace));
+        TRY(select_nothing(nd, *fspace, mspace));
     } else {
         TRY_H5(*mspace = H5Screate_simple(nd, cnt, NULL));
         TRY_H5(H5Sselect_hyperslab(*fspace, H5S_SELECT_SET, start, NULL, cnt, NULL));
@@ -411,37 +420,6 @@ fail:
     if (*mspace >= 0) H5Sclose(*mspace);
     *fspace = *mspace = -1;
     return rc;
-}
-
-static int rows_io(struct catalog *c, const char *name, hid_t memtype, int64_t begin,
-                   int64_t count, void *buf, int write) {
-    int rc = ST_OK;
-    hid_t d = -1, fs = -1, ms = -1;
-    if (!catalog_exists(c, name))
-        return err_set(ST_DATA, "%s: dataset %s is missing", c->path, name);
-    TRY_H5(d = H5Dopen2(c->file, name, H5P_DEFAULT));
-    TRY(select_rows(c, name, d, begin, count, &fs, &ms));
-    if (write)
-        TRY_H5(H5Dwrite(d, memtype, ms, fs, c->dxpl, buf));
-    else
-        TRY_H5(H5Dread(d, memtype, ms, fs, c->dxpl, buf));
-fail:
-    if (ms >= 0) H5Sclose(ms);
-    if (fs >= 0) H5Sclose(fs);
-    if (d >= 0) H5Dclose(d);
-    if (rc != ST_OK) err_wrap(rc, "%s %s rows [%lld, +%lld)", write ? "writing" : "reading", name,
-                              (long long)begin, (long long)count);
-    return name_file(c, rc);
-}
-
-int catalog_read_rows(struct catalog *c, const char *name, hid_t memtype, int64_t begin,
-                      int64_t count, void *buf) {
-    return rows_io(c, name, memtype, begin, count, buf, 0);
-}
-
-int catalog_write_rows(struct catalog *c, const char *name, hid_t memtype, int64_t begin,
-                       int64_t count, const void *buf) {
-    return rows_io(c, name, memtype, begin, count, (void *)buf, 1);
 }
 
 /* Selects the rows of a sorted list in fspace as a union of hyperslabs, one
@@ -462,14 +440,7 @@ static int select_row_list(struct catalog *c, const char *name, hid_t d, const i
                 "range or not ascending", c->path, (long long)k, (long long)rows[k], name,
                 (unsigned long long)dims[0]);
     for (int i = 0; i < nd; i++) cnt[i] = dims[i];
-    if (count == 0) {
-        hsize_t one[8];
-        for (int i = 0; i < nd; i++) one[i] = 1;
-        TRY_H5(*mspace = H5Screate_simple(nd, one, NULL));
-        TRY_H5(H5Sselect_none(*mspace));
-        TRY_H5(H5Sselect_none(*fspace));
-        return ST_OK;
-    }
+    if (count == 0) return select_nothing(nd, *fspace, mspace);
     H5S_seloper_t op = H5S_SELECT_SET;
     for (int64_t k = 0; k < count;) {
         int64_t run = 1;
@@ -490,14 +461,25 @@ fail:
     return rc;
 }
 
-static int row_list_io(struct catalog *c, const char *name, hid_t memtype, const int64_t *rows,
-                       int64_t count, void *buf, int write) {
+/* The rows of one transfer: [begin, begin + count), or the sorted list
+ * rows[0..count) when rows is not NULL. */
+struct row_set {
+    int64_t begin, count;
+    const int64_t *rows;
+};
+
+/* Opens `name`, selects the row set and transfers buf collectively. */
+static int rows_io(struct catalog *c, const char *name, hid_t memtype, const struct row_set *set,
+                   void *buf, int write) {
     int rc = ST_OK;
     hid_t d = -1, fs = -1, ms = -1;
     if (!catalog_exists(c, name))
         return err_set(ST_DATA, "%s: dataset %s is missing", c->path, name);
     TRY_H5(d = H5Dopen2(c->file, name, H5P_DEFAULT));
-    TRY(select_row_list(c, name, d, rows, count, &fs, &ms));
+    if (set->rows)
+        TRY(select_row_list(c, name, d, set->rows, set->count, &fs, &ms));
+    else
+        TRY(select_rows(c, name, d, set->begin, set->count, &fs, &ms));
     if (write)
         TRY_H5(H5Dwrite(d, memtype, ms, fs, c->dxpl, buf));
     else
@@ -506,17 +488,39 @@ fail:
     if (ms >= 0) H5Sclose(ms);
     if (fs >= 0) H5Sclose(fs);
     if (d >= 0) H5Dclose(d);
-    return rc;
+    if (rc != ST_OK) {
+        if (set->rows)
+            err_wrap(rc, "%s %s (%lld listed rows)", write ? "writing" : "reading", name,
+                     (long long)set->count);
+        else
+            err_wrap(rc, "%s %s rows [%lld, +%lld)", write ? "writing" : "reading", name,
+                     (long long)set->begin, (long long)set->count);
+    }
+    return name_file(c, rc);
+}
+
+int catalog_read_rows(struct catalog *c, const char *name, hid_t memtype, int64_t begin,
+                      int64_t count, void *buf) {
+    struct row_set set = {begin, count, NULL};
+    return rows_io(c, name, memtype, &set, buf, 0);
+}
+
+int catalog_write_rows(struct catalog *c, const char *name, hid_t memtype, int64_t begin,
+                       int64_t count, const void *buf) {
+    struct row_set set = {begin, count, NULL};
+    return rows_io(c, name, memtype, &set, (void *)buf, 1);
 }
 
 int catalog_read_row_list(struct catalog *c, const char *name, hid_t memtype,
                           const int64_t *rows, int64_t count, void *buf) {
-    return row_list_io(c, name, memtype, rows, count, buf, 0);
+    struct row_set set = {0, count, rows};
+    return rows_io(c, name, memtype, &set, buf, 0);
 }
 
 int catalog_write_row_list(struct catalog *c, const char *name, hid_t memtype,
                            const int64_t *rows, int64_t count, const void *buf) {
-    return row_list_io(c, name, memtype, rows, count, (void *)buf, 1);
+    struct row_set set = {0, count, rows};
+    return rows_io(c, name, memtype, &set, (void *)buf, 1);
 }
 
 int catalog_write_small(struct catalog *c, const char *name, hid_t type, int ndims,
