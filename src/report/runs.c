@@ -316,26 +316,12 @@ int runs_yaml_flatten(const char *yaml, char ***keys, char ***values, int *count
         for (int d = 0; d < depth; d++)
             used += (size_t)snprintf(full + used, sizeof full - used, "%s.", path[d]);
         snprintf(full + used, sizeof full - used, "%s", strip(body));
-        if (!*val || *val == '#') {
-            if (depth < 16) {
-                snprintf(path[depth], sizeof path[depth], "%s", strip(body));
-                indent[depth++] = ind;
-            }
-            /* a mapping key; its children follow (or a block list) */
-            if (n == cap) {
-                cap = cap ? cap * 2 : 64;
-                char **nk = realloc(k, (size_t)cap * sizeof *nk);
-                TRY_ALLOC(nk);
-                k = nk;
-                char **nv = realloc(v, (size_t)cap * sizeof *nv);
-                TRY_ALLOC(nv);
-                v = nv;
-            }
-            TRY_ALLOC(k[n] = strdup(full));
-            v[n] = strdup("");
-            if (!v[n]) { free(k[n]); FAIL(ST_ERR, "out of memory"); }
-            n++;
-            continue;
+        /* a mapping key (its children follow, or a block list) is recorded with
+         * the value "" and becomes the path prefix of the lines below it */
+        int is_key = !*val || *val == '#';
+        if (is_key && depth < 16) {
+            snprintf(path[depth], sizeof path[depth], "%s", strip(body));
+            indent[depth++] = ind;
         }
         if (n == cap) {
             cap = cap ? cap * 2 : 64;
@@ -347,7 +333,7 @@ int runs_yaml_flatten(const char *yaml, char ***keys, char ***values, int *count
             v = nv;
         }
         TRY_ALLOC(k[n] = strdup(full));
-        v[n] = strdup(val);
+        v[n] = strdup(is_key ? "" : val);
         if (!v[n]) { free(k[n]); FAIL(ST_ERR, "out of memory"); }
         n++;
     }
