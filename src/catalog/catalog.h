@@ -50,8 +50,18 @@ int catalog_create(const char *path, struct catalog **out);
 /* Opens an existing catalog. Checks that it is an HDF5 file, that the root
  * says assort_format = "assort-catalog" and schema_version ==
  * CATALOG_SCHEMA_VERSION; each failure is ST_DATA with one line naming the
- * file and the fix. */
+ * file and the fix. The file's metadata is first read in a child process
+ * (catalog_probe), so a file that crashes the HDF5 library is refused. */
 int catalog_open(const char *path, int writable, struct catalog **out);
+
+/* Reads the metadata of the HDF5 file `path` in a forked child (serially, no
+ * MPI): every object header, every attribute and every dataset up to 1 MiB.
+ * Returns ST_OK when the child finished (whatever it found: the caller's own
+ * open reports ordinary errors), ST_DATA with one line naming the file when it
+ * crashed or hung (HDF5 1.10.8 does on some corrupt files; probe.c). Skipped
+ * (ST_OK) when the file is already open in this process or is not a regular
+ * file. Local: call it on every rank, or on one rank and agree. */
+int catalog_probe(const char *path);
 
 /* Closes (flushes) the file and frees c. Collective. NULL is a no-op. */
 int catalog_close(struct catalog *c);

@@ -2,4 +2,4 @@
 assort_unit_test(test_nightly SOURCES unit/test_nightly.c)
 assort_sh_test(nightly_plan sh/nightly_plan.sh LABELS nightly TIMEOUT 120)
 assort_sh_test(nightly_slurm sh/nightly_slurm.sh LABELS "slurm;nightly" TIMEOUT 900)
-assort_sh_test(nightly_requeue sh/nightly_requeue.sh LABELS "slurm;nightly" TIMEOUT 600)
+assort_sh_test(nightly_requeue sh/nightly_requeue.sh LABELS "slurm;nightly" TIMEOUT 900)
