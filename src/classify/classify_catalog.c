@@ -86,6 +86,9 @@ struct job {
     double w_val_top1;        /* search: validation top-1 of the chosen point */
     double w_val_top1_cfg;    /* search: validation top-1 of the configured weights */
     int64_t w_val_n;          /* search: validation rows searched over */
+    int src_cal;              /* name and vote temperature-scaled (source_calibration) */
+    double t_name, t_knn;     /* their temperatures (1 when not fitted) */
+    double w_val_top1_raw, w_val_top1_srccal; /* best val top-1 without / with */
     double val_top1, test_top1; /* fused top-1 (level_metrics) */
 };
 
@@ -413,90 +416,6 @@ fail:
     return rc;
 }
 
-/* Combined score s of this rank's rows with the weights j->w. */
-static int combine_rows(const struct inputs *in, struct job *j) {
-    int rc = ST_OK;
-    int64_t nloc = in->r1 - in->r0;
-    int C = j->classes;
-    float *ph = NULL, *pn = NULL;
-    TRY_ALLOC(ph = malloc(sizeof(float) * C));
-    TRY_ALLOC(pn = malloc(sizeof(float) * C));
-    for (int64_t i = 0; i < nloc; i++) {
-        if (!in->usable[in->r0 + i]) continue;
-        classify_softmax(j->lh + (size_t)i * C, C, j->t_head, ph);
-        classify_softmax(j->ln + (size_t)i * C, C, 1.0, pn);
-        classify_combine(ph, j->has_knn[i] ? j->pk + (size_t)i * C : NULL, j->has_name[i] ? pn : NULL,
-                         j->w.head, j->w.knn, j->w.name, C, j->s + (size_t)i * C);
-    }
-fail:
-    free(ph), free(pn);
-    return rc;
-}
-
-/* classify.weights = search: the grid point with the best validation top-1
- * (weights.h). Each rank counts its own validation rows; the integer counts
- * are summed over ranks, so the choice is the same for any rank count. No
- * labelled validation row: the configured weights stay, with a warning. */
-static int choose_weights(const struct inputs *in, const struct config *cfg, struct job *j) {
-    int rc = ST_OK;
-    int64_t nloc = in->r1 - in->r0, n = 0;
-    int C = j->classes;
-    float *ph = NULL, *pk = NULL, *pn = NULL;
-    uint8_t *hk = NULL, *hn = NULL;
-    int32_t *y = NULL;
-    double *correct = NULL;
-    const char *mode = cfg->classify.weights ? cfg->classify.weights : "search";
-    if (strcmp(mode, "search")) goto fail;
-    double step = cfg->classify.weight_step;
-    int steps = (int)lround(1.0 / step);
-    REQUIRE(steps >= 1 && fabs(steps * step - 1.0) < 1e-6, ST_USAGE,
-            "classify.weight_step = %g: 1/step must be a whole number (e.g. 0.1, 0.05, 0.25)", step);
-    int g = weights_grid_count(steps);
-    size_t nc = ((size_t)nloc + 1) * C;
-    TRY_ALLOC(ph = malloc(nc * sizeof(float)));
-    TRY_ALLOC(pk = malloc(nc * sizeof(float)));
-    TRY_ALLOC(pn = malloc(nc * sizeof(float)));
-    TRY_ALLOC(hk = malloc((size_t)nloc + 1));
-    TRY_ALLOC(hn = malloc((size_t)nloc + 1));
-    TRY_ALLOC(y = malloc(((size_t)nloc + 1) * sizeof(int32_t)));
-    TRY_ALLOC(correct = calloc((size_t)g + 2, sizeof(double)));
-    for (int64_t i = 0; i < nloc; i++) {
-        int64_t r = in->r0 + i;
-        if (in->split[r] != CLASSIFY_VAL || j->hclass[r] < 0 || !in->usable[r]) continue;
-        classify_softmax(j->lh + (size_t)i * C, C, j->t_head, ph + (size_t)n * C);
-        classify_softmax(j->ln + (size_t)i * C, C, 1.0, pn + (size_t)n * C);
-        memcpy(pk + (size_t)n * C, j->pk + (size_t)i * C, sizeof(float) * C);
-        hk[n] = j->has_knn[i], hn[n] = j->has_name[i], y[n] = j->hclass[r];
-        n++;
-    }
-    struct fusion_rows fr = {n, C, ph, pk, pn, hk, hn, y};
-    TRY(weights_grid_correct(&fr, steps, correct));
-    int64_t cfg_ok = weights_correct(&fr, &j->w);
-    REQUIRE(cfg_ok >= 0, ST_ERR, "classify: out of memory for the weight search");
-    correct[g] = (double)cfg_ok;
-    correct[g + 1] = (double)n;
-    TRY(dist_allreduce_sum_f64(correct, g + 2));
-    j->w_val_n = (int64_t)correct[g + 1];
-    if (j->w_val_n == 0) {
-        log_warn("classify", "%s: no labelled validation products in %s: classify.weights=search "
-                 "keeps the configured weights", j->level, in->split_name);
-        goto fail;
-    }
-    struct fusion_weights cfg_w = j->w;
-    int best = weights_grid_best(correct, steps, &cfg_w);
-    weights_grid_point(steps, best, &j->w);
-    j->w_mode = "search";
-    j->w_val_top1 = correct[best] / (double)j->w_val_n;
-    j->w_val_top1_cfg = correct[g] / (double)j->w_val_n;
-    log_info("classify", "%s: weights chosen on validation (n=%lld, %d grid points, step %g): "
-             "head %.2f knn %.2f name %.2f, val top-1 %.4f (configured %.2g/%.2g/%.2g: %.4f)",
-             j->level, (long long)j->w_val_n, g, step, j->w.head, j->w.knn, j->w.name,
-             j->w_val_top1, cfg_w.head, cfg_w.knn, cfg_w.name, j->w_val_top1_cfg);
-fail:
-    free(ph), free(pk), free(pn), free(hk), free(hn), free(y), free(correct);
-    return rc;
-}
-
 struct nll_ctx {
     const float *s;
     const int32_t *y;
@@ -582,6 +501,200 @@ fail:
     free(s), free(y), free(idx), free(counts), free(all_s), free(all_y), free(lg), free(rc_s);
     eval_metrics_free(&m);
     eval_stats_free(&st);
+    return rc;
+}
+
+/* The name and vote distributions of local row i as the combination sees
+ * them: raw (T = 1), or temperature-scaled when j->src_cal. */
+static void row_sources(const struct job *j, int64_t i, float *ph, float *pk, float *pn) {
+    int C = j->classes;
+    classify_softmax(j->lh + (size_t)i * C, C, j->t_head, ph);
+    classify_softmax(j->ln + (size_t)i * C, C, j->src_cal ? j->t_name : 1.0, pn);
+    if (j->src_cal) classify_calibrate(j->pk + (size_t)i * C, C, j->t_knn, pk);
+    else memcpy(pk, j->pk + (size_t)i * C, sizeof(float) * C);
+}
+
+/* Combined score s of this rank's rows with the weights j->w. */
+static int combine_rows(const struct inputs *in, struct job *j) {
+    int rc = ST_OK;
+    int64_t nloc = in->r1 - in->r0;
+    int C = j->classes;
+    float *ph = NULL, *pk = NULL, *pn = NULL;
+    TRY_ALLOC(ph = malloc(sizeof(float) * C));
+    TRY_ALLOC(pk = malloc(sizeof(float) * C));
+    TRY_ALLOC(pn = malloc(sizeof(float) * C));
+    for (int64_t i = 0; i < nloc; i++) {
+        if (!in->usable[in->r0 + i]) continue;
+        row_sources(j, i, ph, pk, pn);
+        classify_combine(ph, j->has_knn[i] ? pk : NULL, j->has_name[i] ? pn : NULL, j->w.head,
+                         j->w.knn, j->w.name, C, j->s + (size_t)i * C);
+    }
+fail:
+    free(ph), free(pk), free(pn);
+    return rc;
+}
+
+/* This rank's labelled validation rows with the sources as row_sources
+ * gives them (buffers sized by the caller for every local row). */
+static int64_t val_rows(const struct inputs *in, const struct job *j, float *ph, float *pk,
+                        float *pn, uint8_t *hk, uint8_t *hn, int32_t *y) {
+    int64_t nloc = in->r1 - in->r0, n = 0;
+    int C = j->classes;
+    for (int64_t i = 0; i < nloc; i++) {
+        int64_t r = in->r0 + i;
+        if (in->split[r] != CLASSIFY_VAL || j->hclass[r] < 0 || !in->usable[r]) continue;
+        row_sources(j, i, ph + (size_t)n * C, pk + (size_t)n * C, pn + (size_t)n * C);
+        hk[n] = j->has_knn[i], hn[n] = j->has_name[i], y[n] = j->hclass[r];
+        n++;
+    }
+    return n;
+}
+
+/* Temperature of one source on the validation rows of all ranks: p (n, C)
+ * probabilities, rows with present[i] == 0 skipped; gathered in row order,
+ * so every rank fits the same T. 1 when no row is present. */
+static int fit_source_t(const float *p, const uint8_t *present, const int32_t *y, int64_t n,
+                        int C, double *t) {
+    int rc = ST_OK;
+    int P = dist_size();
+    float *s = NULL, *all_s = NULL;
+    int32_t *ys = NULL, *all_y = NULL;
+    int64_t *counts = NULL, k = 0;
+    int *cnt = NULL;
+    *t = 1.0;
+    TRY_ALLOC(s = malloc(((size_t)n + 1) * C * sizeof(float)));
+    TRY_ALLOC(ys = malloc(((size_t)n + 1) * sizeof(int32_t)));
+    for (int64_t i = 0; i < n; i++)
+        if (present[i]) {
+            memcpy(s + (size_t)k * C, p + (size_t)i * C, sizeof(float) * C);
+            ys[k++] = y[i];
+        }
+    TRY_ALLOC(counts = malloc(sizeof(int64_t) * P));
+    TRY(dist_allgather_i64(&k, 1, counts));
+    TRY_ALLOC(cnt = malloc(sizeof(int) * P * 4));
+    int64_t tot = 0;
+    for (int r = 0; r < P; r++) {
+        REQUIRE((tot + counts[r]) * C < 2147483647, ST_ERR, "classify: validation set too large");
+        cnt[r] = (int)(counts[r] * C), cnt[P + r] = (int)(tot * C);
+        cnt[2 * P + r] = (int)counts[r], cnt[3 * P + r] = (int)tot;
+        tot += counts[r];
+    }
+    if (tot == 0) goto fail;
+    TRY_ALLOC(all_s = malloc(sizeof(float) * (size_t)tot * C));
+    TRY_ALLOC(all_y = malloc(sizeof(int32_t) * (size_t)tot));
+    TRY_MPI(MPI_Allgatherv(s, (int)(k * C), MPI_FLOAT, all_s, cnt, cnt + P, MPI_FLOAT, dist_comm()));
+    TRY_MPI(MPI_Allgatherv(ys, (int)k, MPI_INT32_T, all_y, cnt + 2 * P, cnt + 3 * P, MPI_INT32_T,
+                           dist_comm()));
+    struct nll_ctx ctx = {all_s, all_y, tot, C};
+    *t = temperature_fit(nll_cb, &ctx);
+fail:
+    free(s), free(ys), free(counts), free(cnt), free(all_s), free(all_y);
+    return rc;
+}
+
+/* Grid search over the validation rows of all ranks with the sources as
+ * they are now (j->src_cal): best point into *w, counts of the best point and
+ * of the configured weights, and the number of rows. */
+static int search_once(const struct inputs *in, const struct job *j, int steps,
+                       const struct fusion_weights *cfg_w, struct fusion_weights *w,
+                       double *best_ok, double *cfg_ok, double *n_val) {
+    int rc = ST_OK;
+    int64_t nloc = in->r1 - in->r0;
+    int C = j->classes;
+    float *ph = NULL, *pk = NULL, *pn = NULL;
+    uint8_t *hk = NULL, *hn = NULL;
+    int32_t *y = NULL;
+    double *correct = NULL;
+    int g = weights_grid_count(steps);
+    size_t nc = ((size_t)nloc + 1) * C;
+    TRY_ALLOC(ph = malloc(nc * sizeof(float)));
+    TRY_ALLOC(pk = malloc(nc * sizeof(float)));
+    TRY_ALLOC(pn = malloc(nc * sizeof(float)));
+    TRY_ALLOC(hk = malloc((size_t)nloc + 1));
+    TRY_ALLOC(hn = malloc((size_t)nloc + 1));
+    TRY_ALLOC(y = malloc(((size_t)nloc + 1) * sizeof(int32_t)));
+    TRY_ALLOC(correct = calloc((size_t)g + 2, sizeof(double)));
+    int64_t n = val_rows(in, j, ph, pk, pn, hk, hn, y);
+    struct fusion_rows fr = {n, C, ph, pk, pn, hk, hn, y};
+    TRY(weights_grid_correct(&fr, steps, correct));
+    int64_t ok = weights_correct(&fr, cfg_w);
+    REQUIRE(ok >= 0, ST_ERR, "classify: out of memory for the weight search");
+    correct[g] = (double)ok;
+    correct[g + 1] = (double)n;
+    TRY(dist_allreduce_sum_f64(correct, g + 2));
+    int best = weights_grid_best(correct, steps, cfg_w);
+    weights_grid_point(steps, best, w);
+    *best_ok = correct[best], *cfg_ok = correct[g], *n_val = correct[g + 1];
+fail:
+    free(ph), free(pk), free(pn), free(hk), free(hn), free(y), free(correct);
+    return rc;
+}
+
+/* classify.weights = search: the grid point with the best validation top-1
+ * (weights.h). Counts are whole numbers summed over ranks, so the choice is
+ * the same for any rank count. classify.source_calibration = auto also fits
+ * a temperature to the name and vote distributions on validation (NLL, as
+ * the head's) and searches again; the calibrated sources are kept only when
+ * their best validation top-1 is strictly higher (= on: always). No labelled validation
+ * row: the configured weights stay, with a warning. */
+static int choose_weights(const struct inputs *in, const struct config *cfg, struct job *j) {
+    int rc = ST_OK;
+    int64_t nloc = in->r1 - in->r0;
+    int C = j->classes;
+    float *ph = NULL, *pk = NULL, *pn = NULL;
+    uint8_t *hk = NULL, *hn = NULL;
+    int32_t *y = NULL;
+    const char *mode = cfg->classify.weights ? cfg->classify.weights : "search";
+    const char *cal = cfg->classify.source_calibration ? cfg->classify.source_calibration : "auto";
+    j->t_name = j->t_knn = 1.0;
+    j->src_cal = 0;
+    j->w_val_top1_raw = j->w_val_top1_srccal = NAN;
+    if (strcmp(mode, "search")) goto fail;
+    double step = cfg->classify.weight_step;
+    int steps = (int)lround(1.0 / step);
+    REQUIRE(steps >= 1 && fabs(steps * step - 1.0) < 1e-6, ST_USAGE,
+            "classify.weight_step = %g: 1/step must be a whole number (e.g. 0.1, 0.05, 0.25)", step);
+    struct fusion_weights cfg_w = j->w, w_raw, w_cal;
+    double ok_raw = 0, ok_cfg = 0, n = 0, ok_cal = -1, ok_cfg_cal = 0;
+    TRY(search_once(in, j, steps, &cfg_w, &w_raw, &ok_raw, &ok_cfg, &n));
+    j->w_val_n = (int64_t)n;
+    if (j->w_val_n == 0) {
+        log_warn("classify", "%s: no labelled validation products in %s: classify.weights=search "
+                 "keeps the configured weights", j->level, in->split_name);
+        goto fail;
+    }
+    j->w_val_top1_raw = ok_raw / n;
+    if (!strcmp(cal, "auto") || !strcmp(cal, "on")) {
+        size_t nc = ((size_t)nloc + 1) * C;
+        TRY_ALLOC(ph = malloc(nc * sizeof(float)));
+        TRY_ALLOC(pk = malloc(nc * sizeof(float)));
+        TRY_ALLOC(pn = malloc(nc * sizeof(float)));
+        TRY_ALLOC(hk = malloc((size_t)nloc + 1));
+        TRY_ALLOC(hn = malloc((size_t)nloc + 1));
+        TRY_ALLOC(y = malloc(((size_t)nloc + 1) * sizeof(int32_t)));
+        int64_t nv = val_rows(in, j, ph, pk, pn, hk, hn, y); /* raw sources */
+        double tn = 1, tk = 1;
+        TRY(fit_source_t(pn, hn, y, nv, C, &tn));
+        TRY(fit_source_t(pk, hk, y, nv, C, &tk));
+        j->t_name = tn, j->t_knn = tk, j->src_cal = 1;
+        TRY(search_once(in, j, steps, &cfg_w, &w_cal, &ok_cal, &ok_cfg_cal, &n));
+        j->w_val_top1_srccal = ok_cal / n;
+        log_info("classify", "%s: source temperatures on validation: name %.3f, knn %.3f; best val "
+                 "top-1 raw %.4f, calibrated %.4f -> %s sources", j->level, tn, tk, ok_raw / n,
+                 ok_cal / n, ok_cal > ok_raw || !strcmp(cal, "on") ? "calibrated" : "raw");
+        if (!(ok_cal > ok_raw) && strcmp(cal, "on")) j->src_cal = 0;
+    }
+    j->w = j->src_cal ? w_cal : w_raw;
+    j->w_mode = "search";
+    j->w_val_top1 = (j->src_cal ? ok_cal : ok_raw) / n;
+    j->w_val_top1_cfg = ok_cfg / n; /* raw sources, as classify.weights=fixed would use them */
+    log_info("classify", "%s: weights chosen on validation (n=%lld, %d grid points, step %g): "
+             "head %.2f knn %.2f name %.2f, val top-1 %.4f (configured %.2g/%.2g/%.2g: %.4f)",
+             j->level, (long long)j->w_val_n, weights_grid_count(steps), step, j->w.head,
+             j->w.knn, j->w.name, j->w_val_top1, cfg_w.head, cfg_w.knn, cfg_w.name,
+             j->w_val_top1_cfg);
+fail:
+    free(ph), free(pk), free(pn), free(hk), free(hn), free(y);
     return rc;
 }
 
@@ -748,6 +861,14 @@ static int level_metrics(const struct inputs *in, struct job *j, struct sbuf *js
     sb_json_num(js, j->w_val_top1);
     sb_printf(js, ",\"val_top1_configured\":");
     sb_json_num(js, j->w_val_top1_cfg);
+    sb_printf(js, ",\"sources_calibrated\":%s,\"name_temperature\":", j->src_cal ? "true" : "false");
+    sb_json_num(js, j->t_name);
+    sb_printf(js, ",\"knn_temperature\":");
+    sb_json_num(js, j->t_knn);
+    sb_printf(js, ",\"val_top1_raw_sources\":");
+    sb_json_num(js, j->w_val_top1_raw);
+    sb_printf(js, ",\"val_top1_calibrated_sources\":");
+    sb_json_num(js, j->w_val_top1_srccal);
     sb_printf(js, "},\"name_model\":{\"retrained\":%s,\"terms\":%lld,\"key\":",
               j->nm_new ? "true" : "false", (long long)j->nm.terms);
     sb_json_str(js, j->nm_key);
@@ -772,8 +893,9 @@ static int level_metrics(const struct inputs *in, struct job *j, struct sbuf *js
     j->test_top1 = st.top1[3];
     log_part(j, "val", &sv);
     log_part(j, "test", &st);
-    log_info("classify", "%s: weights (%s) head %.2f knn %.2f name %.2f; T %.3f, val ECE %.4f -> %.4f",
-             j->level, j->w_mode, j->w.head, j->w.knn, j->w.name, j->t, eb, ea);
+    log_info("classify", "%s: weights (%s) head %.2f knn %.2f name %.2f, %s sources; T %.3f, val "
+             "ECE %.4f -> %.4f", j->level, j->w_mode, j->w.head, j->w.knn, j->w.name,
+             j->src_cal ? "calibrated" : "raw", j->t, eb, ea);
 fail:
     return rc;
 }
@@ -817,6 +939,9 @@ static int write_level(struct catalog *c, const char *run_grp, const struct inpu
     TRY(catalog_set_attr_f64(c, grp, "w_head", j->w.head));
     TRY(catalog_set_attr_f64(c, grp, "w_knn", j->w.knn));
     TRY(catalog_set_attr_f64(c, grp, "w_name", j->w.name));
+    TRY(catalog_set_attr_i64(c, grp, "sources_calibrated", j->src_cal));
+    TRY(catalog_set_attr_f64(c, grp, "name_temperature", j->src_cal ? j->t_name : 1.0));
+    TRY(catalog_set_attr_f64(c, grp, "knn_temperature", j->src_cal ? j->t_knn : 1.0));
     TRY(catalog_set_attr_f64(c, grp, "val_top1", j->val_top1));
     TRY(catalog_set_attr_f64(c, grp, "test_top1", j->test_top1));
     TRY(catalog_set_attr_str(c, grp, "flags_bits", "1 needs_review, 2 suspected_mislabel, "

@@ -141,6 +141,9 @@ const struct cfg_key cfg_schema[] = {
         "with the best validation top-1 (ties: nearest to w_*)"),
     NUM("classify.weight_step", CFG_FLOAT, classify.weight_step, "0.1", 0.02, 0.5,
         "grid step of classify.weights=search (1/step must be a whole number)"),
+    STR("classify.source_calibration", classify.source_calibration, "auto", "none|auto|on",
+        "search only: auto also tries name/vote temperatures fitted on validation and keeps "
+        "them if the best validation top-1 is higher; on always uses them"),
     NUM("classify.review_threshold", CFG_FLOAT, classify.review_threshold, "0.6", 0, 1,
         "predictions less confident than this go to review"),
     NUM("classify.mislabel_threshold", CFG_FLOAT, classify.mislabel_threshold, "0.9", 0, 1,

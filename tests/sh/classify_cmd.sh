@@ -61,11 +61,14 @@ print("exports: ok,", len(rows), "products")
 PY
 # metrics in the run record, name model reused on a second run
 "$ASSORT_BIN" info "$tmp/one/cat.h5" > "$tmp/info" 2>&1 || true
-# weights: search with configured weights off the grid (the checker recomputes the
-# validation top-1 of every grid point and the tie rule), then fixed weights
+# weights: search with configured weights off the grid and temperature-scaled name and
+# vote sources (the checker applies the stored temperatures, recomputes the validation
+# top-1 of every grid point and the tie rule), then fixed weights
 run "$tmp/c3.log" $MPIEXEC -n 1 "$ASSORT_BIN" classify "$tmp/one/cat.h5" \
-  --set classify.w_head=0.55 --set classify.w_knn=0.25 --set classify.w_name=0.2
+  --set classify.w_head=0.55 --set classify.w_knn=0.25 --set classify.w_name=0.2 \
+  --set classify.source_calibration=on
 grep -q "reusing name model" "$tmp/c3.log" || { echo "name model not reused"; exit 1; }
+grep -q "source temperatures on validation" "$tmp/c3.log" || { echo "no source calibration"; exit 1; }
 grep -q "weights chosen on validation" "$tmp/c3.log" || { echo "no weight search logged"; exit 1; }
 "$helper" check "$tmp/one/cat.h5"
 run "$tmp/c4.log" $MPIEXEC -n 1 "$ASSORT_BIN" classify "$tmp/one/cat.h5" --set classify.weights=fixed \
@@ -95,6 +98,7 @@ for r in runs[-2:]:
         assert L["val"]["fused"]["n"] == L["calibration"]["val_n"], L
         w = L["weights"]
         assert abs(w["head"] + w["knn"] + w["name"] - 1) < 1e-9 or w["mode"] == "fixed", w
+        assert w["sources_calibrated"] == (m["weights"]["mode"] == "search"), w  # c3: on
         if w["mode"] == "search":
             assert abs(w["val_top1"] - L["val"]["fused"]["top1"]) < 1e-9, (w, L["val"]["fused"])
         else:

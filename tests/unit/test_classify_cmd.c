@@ -155,6 +155,12 @@ static uint64_t check_level(struct catalog *c, const char *pg, const char *sg, c
     EXPECT(catalog_get_attr_f64(c, g, "w_name", &wn) == ST_OK, "%s: no w_name", g);
     EXPECT(catalog_get_attr_f64(c, g, "val_top1", &vtop1) == ST_OK, "%s: no val_top1", g);
     EXPECT(catalog_get_attr_str(c, g, "weights", &mode) == ST_OK, "%s: no weights mode", g);
+    int64_t src_cal = -1;
+    double tname = 1, tknn = 1;
+    EXPECT(catalog_get_attr_i64(c, g, "sources_calibrated", &src_cal) == ST_OK, "%s: no "
+           "sources_calibrated", g);
+    catalog_get_attr_f64(c, g, "name_temperature", &tname);
+    catalog_get_attr_f64(c, g, "knn_temperature", &tknn);
     catalog_get_attr_f64(c, pg, "review_threshold", &rev);
     catalog_get_attr_f64(c, pg, "mislabel_threshold", &mis);
     int64_t C = 0, nq = 0, k = 0, T = 0;
@@ -220,7 +226,7 @@ static uint64_t check_level(struct catalog *c, const char *pg, const char *sg, c
         for (int64_t j = 0; j < ntt; j++)
             for (int cc = 0; cc < C; cc++) zn[cc] += (double)tw[j] * nw[(size_t)tt[j] * C + cc];
         softmax_d(zh, (int)C, th, ph);
-        softmax_d(zn, (int)C, 1.0, pn);
+        softmax_d(zn, (int)C, src_cal == 1 ? tname : 1.0, pn);
         /* the vote, with the leakage rule written out again */
         double tot = 0;
         int evaluated = split[r] == 1 || split[r] == 2;
@@ -234,6 +240,12 @@ static uint64_t check_level(struct catalog *c, const char *pg, const char *sg, c
             double wv = sf[row_q[r] * k + j] > 0 ? sf[row_q[r] * k + j] : 0;
             pk[map[ol]] += wv;
             tot += wv;
+        }
+        if (src_cal == 1 && tot > 0) { /* q = softmax(log(max(p, 1e-12)) / T) of the vote */
+            double lp[16];
+            for (int cc = 0; cc < C; cc++) lp[cc] = log(fmax(pk[cc] / tot, 1e-12));
+            softmax_d(lp, (int)C, tknn, pk);
+            tot = 1;
         }
         if (split[r] == 1 && hc >= 0) {
             for (int cc = 0; cc < C; cc++) {
