@@ -13,6 +13,7 @@
 #include "classify/combine.h"
 #include "classify/export.h"
 #include "classify/name_model.h"
+#include "classify/weights.h"
 #include "dist/dist.h"
 #include "similarity/knn.h"
 #include "similarity/names.h"
@@ -80,6 +81,15 @@ struct job {
     float *conf, *top3s;
     uint8_t *flags;
     double t;                 /* temperature of the combined score */
+    struct fusion_weights w;  /* weights used (config or chosen on validation) */
+    const char *w_mode;       /* "fixed" | "search" */
+    double w_val_top1;        /* search: validation top-1 of the chosen point */
+    double w_val_top1_cfg;    /* search: validation top-1 of the configured weights */
+    int64_t w_val_n;          /* search: validation rows searched over */
+    int src_cal;              /* name and vote temperature-scaled (source_calibration) */
+    double t_name, t_knn;     /* their temperatures (1 when not fitted) */
+    double w_val_top1_raw, w_val_top1_srccal; /* best val top-1 without / with */
+    double val_top1, test_top1; /* fused top-1 (level_metrics) */
 };
 
 static void job_free(struct job *j) {
@@ -367,8 +377,7 @@ fail:
     return rc;
 }
 
-/* Head logits, name logits, neighbour vote and combined score of this
- * rank's rows. */
+/* Head logits, name logits and neighbour vote of this rank's rows. */
 static int score_rows(const struct inputs *in, const struct config *cfg, struct job *j) {
     int rc = ST_OK;
     struct head_work hw = {0};
@@ -387,11 +396,6 @@ static int score_rows(const struct inputs *in, const struct config *cfg, struct 
         head_forward(&j->shape, j->params, in->x + (size_t)b * in->dim, cnt, 0, NULL, NULL, &hw);
         memcpy(j->lh + (size_t)b * C, hw.logits, (size_t)cnt * C * sizeof(float));
     }
-    float *ph = malloc(sizeof(float) * C), *pn = malloc(sizeof(float) * C);
-    if (!ph || !pn) {
-        free(ph), free(pn);
-        FAIL(ST_ERR, "classify: out of memory");
-    }
     for (int64_t i = 0; i < nloc; i++) {
         int64_t r = in->r0 + i;
         if (!in->usable[r]) continue;
@@ -403,13 +407,10 @@ static int score_rows(const struct inputs *in, const struct config *cfg, struct 
             j->has_knn[i] = classify_knn_vote(in->nb + (size_t)r * in->k, in->s_fused + (size_t)r * in->k,
                                               in->k, r, j->hclass, in->split, C,
                                               j->pk + (size_t)i * C) > 0;
-        classify_softmax(j->lh + (size_t)i * C, C, j->t_head, ph);
-        classify_softmax(j->ln + (size_t)i * C, C, 1.0, pn);
-        classify_combine(ph, j->has_knn[i] ? j->pk + (size_t)i * C : NULL, j->has_name[i] ? pn : NULL,
-                         cfg->classify.w_head, cfg->classify.w_knn, cfg->classify.w_name, C,
-                         j->s + (size_t)i * C);
     }
-    free(ph), free(pn);
+    j->w = (struct fusion_weights){cfg->classify.w_head, cfg->classify.w_knn, cfg->classify.w_name};
+    j->w_mode = "fixed";
+    j->w_val_top1 = j->w_val_top1_cfg = NAN;
 fail:
     head_work_free(&hw);
     return rc;
@@ -503,6 +504,200 @@ fail:
     return rc;
 }
 
+/* The name and vote distributions of local row i as the combination sees
+ * them: raw (T = 1), or temperature-scaled when j->src_cal. */
+static void row_sources(const struct job *j, int64_t i, float *ph, float *pk, float *pn) {
+    int C = j->classes;
+    classify_softmax(j->lh + (size_t)i * C, C, j->t_head, ph);
+    classify_softmax(j->ln + (size_t)i * C, C, j->src_cal ? j->t_name : 1.0, pn);
+    if (j->src_cal) classify_calibrate(j->pk + (size_t)i * C, C, j->t_knn, pk);
+    else memcpy(pk, j->pk + (size_t)i * C, sizeof(float) * C);
+}
+
+/* Combined score s of this rank's rows with the weights j->w. */
+static int combine_rows(const struct inputs *in, struct job *j) {
+    int rc = ST_OK;
+    int64_t nloc = in->r1 - in->r0;
+    int C = j->classes;
+    float *ph = NULL, *pk = NULL, *pn = NULL;
+    TRY_ALLOC(ph = malloc(sizeof(float) * C));
+    TRY_ALLOC(pk = malloc(sizeof(float) * C));
+    TRY_ALLOC(pn = malloc(sizeof(float) * C));
+    for (int64_t i = 0; i < nloc; i++) {
+        if (!in->usable[in->r0 + i]) continue;
+        row_sources(j, i, ph, pk, pn);
+        classify_combine(ph, j->has_knn[i] ? pk : NULL, j->has_name[i] ? pn : NULL, j->w.head,
+                         j->w.knn, j->w.name, C, j->s + (size_t)i * C);
+    }
+fail:
+    free(ph), free(pk), free(pn);
+    return rc;
+}
+
+/* This rank's labelled validation rows with the sources as row_sources
+ * gives them (buffers sized by the caller for every local row). */
+static int64_t val_rows(const struct inputs *in, const struct job *j, float *ph, float *pk,
+                        float *pn, uint8_t *hk, uint8_t *hn, int32_t *y) {
+    int64_t nloc = in->r1 - in->r0, n = 0;
+    int C = j->classes;
+    for (int64_t i = 0; i < nloc; i++) {
+        int64_t r = in->r0 + i;
+        if (in->split[r] != CLASSIFY_VAL || j->hclass[r] < 0 || !in->usable[r]) continue;
+        row_sources(j, i, ph + (size_t)n * C, pk + (size_t)n * C, pn + (size_t)n * C);
+        hk[n] = j->has_knn[i], hn[n] = j->has_name[i], y[n] = j->hclass[r];
+        n++;
+    }
+    return n;
+}
+
+/* Temperature of one source on the validation rows of all ranks: p (n, C)
+ * probabilities, rows with present[i] == 0 skipped; gathered in row order,
+ * so every rank fits the same T. 1 when no row is present. */
+static int fit_source_t(const float *p, const uint8_t *present, const int32_t *y, int64_t n,
+                        int C, double *t) {
+    int rc = ST_OK;
+    int P = dist_size();
+    float *s = NULL, *all_s = NULL;
+    int32_t *ys = NULL, *all_y = NULL;
+    int64_t *counts = NULL, k = 0;
+    int *cnt = NULL;
+    *t = 1.0;
+    TRY_ALLOC(s = malloc(((size_t)n + 1) * C * sizeof(float)));
+    TRY_ALLOC(ys = malloc(((size_t)n + 1) * sizeof(int32_t)));
+    for (int64_t i = 0; i < n; i++)
+        if (present[i]) {
+            memcpy(s + (size_t)k * C, p + (size_t)i * C, sizeof(float) * C);
+            ys[k++] = y[i];
+        }
+    TRY_ALLOC(counts = malloc(sizeof(int64_t) * P));
+    TRY(dist_allgather_i64(&k, 1, counts));
+    TRY_ALLOC(cnt = malloc(sizeof(int) * P * 4));
+    int64_t tot = 0;
+    for (int r = 0; r < P; r++) {
+        REQUIRE((tot + counts[r]) * C < 2147483647, ST_ERR, "classify: validation set too large");
+        cnt[r] = (int)(counts[r] * C), cnt[P + r] = (int)(tot * C);
+        cnt[2 * P + r] = (int)counts[r], cnt[3 * P + r] = (int)tot;
+        tot += counts[r];
+    }
+    if (tot == 0) goto fail;
+    TRY_ALLOC(all_s = malloc(sizeof(float) * (size_t)tot * C));
+    TRY_ALLOC(all_y = malloc(sizeof(int32_t) * (size_t)tot));
+    TRY_MPI(MPI_Allgatherv(s, (int)(k * C), MPI_FLOAT, all_s, cnt, cnt + P, MPI_FLOAT, dist_comm()));
+    TRY_MPI(MPI_Allgatherv(ys, (int)k, MPI_INT32_T, all_y, cnt + 2 * P, cnt + 3 * P, MPI_INT32_T,
+                           dist_comm()));
+    struct nll_ctx ctx = {all_s, all_y, tot, C};
+    *t = temperature_fit(nll_cb, &ctx);
+fail:
+    free(s), free(ys), free(counts), free(cnt), free(all_s), free(all_y);
+    return rc;
+}
+
+/* Grid search over the validation rows of all ranks with the sources as
+ * they are now (j->src_cal): best point into *w, counts of the best point and
+ * of the configured weights, and the number of rows. */
+static int search_once(const struct inputs *in, const struct job *j, int steps,
+                       const struct fusion_weights *cfg_w, struct fusion_weights *w,
+                       double *best_ok, double *cfg_ok, double *n_val) {
+    int rc = ST_OK;
+    int64_t nloc = in->r1 - in->r0;
+    int C = j->classes;
+    float *ph = NULL, *pk = NULL, *pn = NULL;
+    uint8_t *hk = NULL, *hn = NULL;
+    int32_t *y = NULL;
+    double *correct = NULL;
+    int g = weights_grid_count(steps);
+    size_t nc = ((size_t)nloc + 1) * C;
+    TRY_ALLOC(ph = malloc(nc * sizeof(float)));
+    TRY_ALLOC(pk = malloc(nc * sizeof(float)));
+    TRY_ALLOC(pn = malloc(nc * sizeof(float)));
+    TRY_ALLOC(hk = malloc((size_t)nloc + 1));
+    TRY_ALLOC(hn = malloc((size_t)nloc + 1));
+    TRY_ALLOC(y = malloc(((size_t)nloc + 1) * sizeof(int32_t)));
+    TRY_ALLOC(correct = calloc((size_t)g + 2, sizeof(double)));
+    int64_t n = val_rows(in, j, ph, pk, pn, hk, hn, y);
+    struct fusion_rows fr = {n, C, ph, pk, pn, hk, hn, y};
+    TRY(weights_grid_correct(&fr, steps, correct));
+    int64_t ok = weights_correct(&fr, cfg_w);
+    REQUIRE(ok >= 0, ST_ERR, "classify: out of memory for the weight search");
+    correct[g] = (double)ok;
+    correct[g + 1] = (double)n;
+    TRY(dist_allreduce_sum_f64(correct, g + 2));
+    int best = weights_grid_best(correct, steps, cfg_w);
+    weights_grid_point(steps, best, w);
+    *best_ok = correct[best], *cfg_ok = correct[g], *n_val = correct[g + 1];
+fail:
+    free(ph), free(pk), free(pn), free(hk), free(hn), free(y), free(correct);
+    return rc;
+}
+
+/* classify.weights = search: the grid point with the best validation top-1
+ * (weights.h). Counts are whole numbers summed over ranks, so the choice is
+ * the same for any rank count. classify.source_calibration = auto also fits
+ * a temperature to the name and vote distributions on validation (NLL, as
+ * the head's) and searches again; the calibrated sources are kept only when
+ * their best validation top-1 is strictly higher (= on: always). No labelled validation
+ * row: the configured weights stay, with a warning. */
+static int choose_weights(const struct inputs *in, const struct config *cfg, struct job *j) {
+    int rc = ST_OK;
+    int64_t nloc = in->r1 - in->r0;
+    int C = j->classes;
+    float *ph = NULL, *pk = NULL, *pn = NULL;
+    uint8_t *hk = NULL, *hn = NULL;
+    int32_t *y = NULL;
+    const char *mode = cfg->classify.weights ? cfg->classify.weights : "search";
+    const char *cal = cfg->classify.source_calibration ? cfg->classify.source_calibration : "auto";
+    j->t_name = j->t_knn = 1.0;
+    j->src_cal = 0;
+    j->w_val_top1_raw = j->w_val_top1_srccal = NAN;
+    if (strcmp(mode, "search")) goto fail;
+    double step = cfg->classify.weight_step;
+    int steps = (int)lround(1.0 / step);
+    REQUIRE(steps >= 1 && fabs(steps * step - 1.0) < 1e-6, ST_USAGE,
+            "classify.weight_step = %g: 1/step must be a whole number (e.g. 0.1, 0.05, 0.25)", step);
+    struct fusion_weights cfg_w = j->w, w_raw, w_cal;
+    double ok_raw = 0, ok_cfg = 0, n = 0, ok_cal = -1, ok_cfg_cal = 0;
+    TRY(search_once(in, j, steps, &cfg_w, &w_raw, &ok_raw, &ok_cfg, &n));
+    j->w_val_n = (int64_t)n;
+    if (j->w_val_n == 0) {
+        log_warn("classify", "%s: no labelled validation products in %s: classify.weights=search "
+                 "keeps the configured weights", j->level, in->split_name);
+        goto fail;
+    }
+    j->w_val_top1_raw = ok_raw / n;
+    if (!strcmp(cal, "auto") || !strcmp(cal, "on")) {
+        size_t nc = ((size_t)nloc + 1) * C;
+        TRY_ALLOC(ph = malloc(nc * sizeof(float)));
+        TRY_ALLOC(pk = malloc(nc * sizeof(float)));
+        TRY_ALLOC(pn = malloc(nc * sizeof(float)));
+        TRY_ALLOC(hk = malloc((size_t)nloc + 1));
+        TRY_ALLOC(hn = malloc((size_t)nloc + 1));
+        TRY_ALLOC(y = malloc(((size_t)nloc + 1) * sizeof(int32_t)));
+        int64_t nv = val_rows(in, j, ph, pk, pn, hk, hn, y); /* raw sources */
+        double tn = 1, tk = 1;
+        TRY(fit_source_t(pn, hn, y, nv, C, &tn));
+        TRY(fit_source_t(pk, hk, y, nv, C, &tk));
+        j->t_name = tn, j->t_knn = tk, j->src_cal = 1;
+        TRY(search_once(in, j, steps, &cfg_w, &w_cal, &ok_cal, &ok_cfg_cal, &n));
+        j->w_val_top1_srccal = ok_cal / n;
+        log_info("classify", "%s: source temperatures on validation: name %.3f, knn %.3f; best val "
+                 "top-1 raw %.4f, calibrated %.4f -> %s sources", j->level, tn, tk, ok_raw / n,
+                 ok_cal / n, ok_cal > ok_raw || !strcmp(cal, "on") ? "calibrated" : "raw");
+        if (!(ok_cal > ok_raw) && strcmp(cal, "on")) j->src_cal = 0;
+    }
+    j->w = j->src_cal ? w_cal : w_raw;
+    j->w_mode = "search";
+    j->w_val_top1 = (j->src_cal ? ok_cal : ok_raw) / n;
+    j->w_val_top1_cfg = ok_cfg / n; /* raw sources, as classify.weights=fixed would use them */
+    log_info("classify", "%s: weights chosen on validation (n=%lld, %d grid points, step %g): "
+             "head %.2f knn %.2f name %.2f, val top-1 %.4f (configured %.2g/%.2g/%.2g: %.4f)",
+             j->level, (long long)j->w_val_n, weights_grid_count(steps), step, j->w.head,
+             j->w.knn, j->w.name, j->w_val_top1, cfg_w.head, cfg_w.knn, cfg_w.name,
+             j->w_val_top1_cfg);
+fail:
+    free(ph), free(pk), free(pn), free(hk), free(hn), free(y);
+    return rc;
+}
+
 /* Final distribution, top-3, prediction and flags of this rank's rows. */
 static int finish_rows(const struct inputs *in, const struct config *cfg, struct job *j) {
     int rc = ST_OK;
@@ -537,10 +732,12 @@ fail:
     return rc;
 }
 
-/* Test metrics of one source: "logits" (n_local, C) at temperature t over
- * this rank's test rows, summed over ranks; appends {"top1","macro_f1",...}. */
-static int source_metrics(const struct inputs *in, const struct job *j, const float *logits,
-                          int use_log, double t, struct sbuf *js, const char *name, double *top1) {
+/* Metrics of one source: "logits" (n_local, C) at temperature t over this
+ * rank's rows of split `part`, summed over ranks; appends
+ * "name":{"n","top1","macro_f1",...} and returns top-1 and macro-F1. */
+static int source_metrics(const struct inputs *in, const struct job *j, int part,
+                          const float *logits, int use_log, double t, struct sbuf *js,
+                          const char *name, double *top1, double *f1) {
     int rc = ST_OK;
     int64_t nloc = in->r1 - in->r0, k = 0;
     int C = j->classes;
@@ -552,7 +749,7 @@ static int source_metrics(const struct inputs *in, const struct job *j, const fl
     TRY_ALLOC(y = malloc(((size_t)nloc + 1) * sizeof(int32_t)));
     for (int64_t i = 0; i < nloc; i++) {
         int64_t r = in->r0 + i;
-        if (in->split[r] != CLASSIFY_TEST || j->hclass[r] < 0 || !in->usable[r]) continue;
+        if (in->split[r] != part || j->hclass[r] < 0 || !in->usable[r]) continue;
         for (int c = 0; c < C; c++) {
             float v = logits[(size_t)i * C + c];
             lg[(size_t)k * C + c] = use_log ? (float)log(v > CLASSIFY_FLOOR ? v : CLASSIFY_FLOOR) : v;
@@ -575,6 +772,7 @@ static int source_metrics(const struct inputs *in, const struct job *j, const fl
     sb_json_num(js, m.ece);
     sb_printf(js, "}");
     if (top1) *top1 = m.top1;
+    if (f1) *f1 = m.macro_f1;
 fail:
     free(lg), free(y);
     eval_metrics_free(&m);
@@ -582,34 +780,96 @@ fail:
     return rc;
 }
 
-/* Metrics of one level (test split) as JSON. */
+/* Top-1 / macro-F1 of the sources of one split part, for the log line. */
+struct part_summary {
+    double n, top1[4], f1[4]; /* image, name, knn, fused */
+    double needs_review, rest, accuracy_rest;
+};
+
+/* The metrics object of split `part` (val or test): the sources, the fused
+ * score before/after calibration, kNN coverage, needs_review and the accuracy
+ * on the rest. Appends {...} to js; *sum gets the numbers for the log. */
+static int part_metrics(const struct inputs *in, const struct job *j, int part, struct sbuf *js,
+                        struct part_summary *sum) {
+    int rc = ST_OK;
+    int64_t nloc = in->r1 - in->r0;
+    /* n, needs_review, correct among the rest, knn coverage, rest */
+    double cnt[5] = {0};
+    for (int64_t i = 0; i < nloc; i++) {
+        int64_t r = in->r0 + i;
+        if (in->split[r] != part || j->hclass[r] < 0 || !in->usable[r]) continue;
+        cnt[0] += 1;
+        cnt[3] += j->has_knn[i];
+        if (j->flags[i] & FLAG_NEEDS_REVIEW) cnt[1] += 1;
+        else cnt[2] += j->pred[i] == j->hclass[r], cnt[4] += 1;
+    }
+    TRY(dist_allreduce_sum_f64(cnt, 5));
+    sb_printf(js, "{");
+    TRY(source_metrics(in, j, part, j->lh, 0, j->t_head, js, "image", &sum->top1[0], &sum->f1[0]));
+    sb_printf(js, ",");
+    TRY(source_metrics(in, j, part, j->ln, 0, 1.0, js, "name", &sum->top1[1], &sum->f1[1]));
+    sb_printf(js, ",");
+    TRY(source_metrics(in, j, part, j->pk, 1, 1.0, js, "knn", &sum->top1[2], &sum->f1[2]));
+    sb_printf(js, ",");
+    TRY(source_metrics(in, j, part, j->s, 1, 1.0, js, "fused_uncalibrated", NULL, NULL));
+    sb_printf(js, ",");
+    TRY(source_metrics(in, j, part, j->s, 1, j->t, js, "fused", &sum->top1[3], &sum->f1[3]));
+    sum->n = cnt[0];
+    sum->needs_review = cnt[1];
+    sum->rest = cnt[4];
+    sum->accuracy_rest = cnt[4] > 0 ? cnt[2] / cnt[4] : NAN;
+    sb_printf(js, ",\"knn_coverage\":");
+    sb_json_num(js, cnt[0] > 0 ? cnt[3] / cnt[0] : NAN);
+    sb_printf(js, ",\"needs_review\":%.0f,\"rest\":%.0f,\"accuracy_rest\":", cnt[1], cnt[4]);
+    sb_json_num(js, sum->accuracy_rest);
+    sb_printf(js, "}");
+fail:
+    return rc;
+}
+
+static void log_part(const struct job *j, const char *part, const struct part_summary *s) {
+    log_info("classify", "%s %s (n=%.0f): top-1 image %.4f name %.4f knn %.4f fused %.4f; "
+             "macro-F1 image %.4f name %.4f knn %.4f fused %.4f; needs_review %.0f, accuracy on "
+             "the rest %.4f", j->level, part, s->n, s->top1[0], s->top1[1], s->top1[2],
+             s->top1[3], s->f1[0], s->f1[1], s->f1[2], s->f1[3], s->needs_review,
+             s->accuracy_rest);
+}
+
+/* Metrics of one level (validation and test splits) as JSON. */
 static int level_metrics(const struct inputs *in, struct job *j, struct sbuf *js, double eb,
                          double ea, double nb, double na, int64_t nval) {
     int rc = ST_OK;
     int64_t nloc = in->r1 - in->r0;
-    double f_top1 = NAN, i_top1 = NAN, n_top1 = NAN, k_top1 = NAN;
-    /* counts: test n, needs_review, correct among the rest, knn coverage,
-     * mislabel (all), needs_review (all), classified (all) */
-    double cnt[8] = {0};
+    struct part_summary sv = {0}, st = {0};
+    /* over every classified product: classified, needs_review, suspected_mislabel */
+    double all[3] = {0};
     for (int64_t i = 0; i < nloc; i++) {
-        int64_t r = in->r0 + i;
-        if (j->pred[i] >= 0) {
-            cnt[6] += 1;
-            cnt[4] += (j->flags[i] & FLAG_SUSPECTED_MISLABEL) != 0;
-            cnt[5] += (j->flags[i] & FLAG_NEEDS_REVIEW) != 0;
-        }
-        if (in->split[r] != CLASSIFY_TEST || j->hclass[r] < 0 || !in->usable[r]) continue;
-        cnt[0] += 1;
-        cnt[3] += j->has_knn[i];
-        if (j->flags[i] & FLAG_NEEDS_REVIEW) cnt[1] += 1;
-        else cnt[2] += j->pred[i] == j->hclass[r], cnt[7] += 1;
+        if (j->pred[i] < 0) continue;
+        all[0] += 1;
+        all[1] += (j->flags[i] & FLAG_NEEDS_REVIEW) != 0;
+        all[2] += (j->flags[i] & FLAG_SUSPECTED_MISLABEL) != 0;
     }
-    TRY(dist_allreduce_sum_f64(cnt, 8));
+    TRY(dist_allreduce_sum_f64(all, 3));
     sb_printf(js, "\"%s\":{\"head\":", j->level);
     sb_json_str(js, j->head_name);
     sb_printf(js, ",\"classes\":%d,\"head_temperature\":", j->classes);
     sb_json_num(js, j->t_head);
-    sb_printf(js, ",\"name_model\":{\"retrained\":%s,\"terms\":%lld,\"key\":",
+    sb_printf(js, ",\"weights\":{\"mode\":");
+    sb_json_str(js, j->w_mode);
+    sb_printf(js, ",\"head\":%.6g,\"knn\":%.6g,\"name\":%.6g,\"val_n\":%lld,\"val_top1\":",
+              j->w.head, j->w.knn, j->w.name, (long long)j->w_val_n);
+    sb_json_num(js, j->w_val_top1);
+    sb_printf(js, ",\"val_top1_configured\":");
+    sb_json_num(js, j->w_val_top1_cfg);
+    sb_printf(js, ",\"sources_calibrated\":%s,\"name_temperature\":", j->src_cal ? "true" : "false");
+    sb_json_num(js, j->t_name);
+    sb_printf(js, ",\"knn_temperature\":");
+    sb_json_num(js, j->t_knn);
+    sb_printf(js, ",\"val_top1_raw_sources\":");
+    sb_json_num(js, j->w_val_top1_raw);
+    sb_printf(js, ",\"val_top1_calibrated_sources\":");
+    sb_json_num(js, j->w_val_top1_srccal);
+    sb_printf(js, "},\"name_model\":{\"retrained\":%s,\"terms\":%lld,\"key\":",
               j->nm_new ? "true" : "false", (long long)j->nm.terms);
     sb_json_str(js, j->nm_key);
     sb_printf(js, "},\"calibration\":{\"method\":\"temperature\",\"val_n\":%lld,\"temperature\":",
@@ -623,26 +883,19 @@ static int level_metrics(const struct inputs *in, struct job *j, struct sbuf *js
     sb_json_num(js, nb);
     sb_printf(js, ",\"val_log_loss_after\":");
     sb_json_num(js, na);
-    sb_printf(js, "},\"test\":{");
-    TRY(source_metrics(in, j, j->lh, 0, j->t_head, js, "image", &i_top1));
-    sb_printf(js, ",");
-    TRY(source_metrics(in, j, j->ln, 0, 1.0, js, "name", &n_top1));
-    sb_printf(js, ",");
-    TRY(source_metrics(in, j, j->pk, 1, 1.0, js, "knn", &k_top1));
-    sb_printf(js, ",");
-    TRY(source_metrics(in, j, j->s, 1, 1.0, js, "fused_uncalibrated", NULL));
-    sb_printf(js, ",");
-    TRY(source_metrics(in, j, j->s, 1, j->t, js, "fused", &f_top1));
-    sb_printf(js, ",\"knn_coverage\":");
-    sb_json_num(js, cnt[0] > 0 ? cnt[3] / cnt[0] : NAN);
-    sb_printf(js, ",\"needs_review\":%.0f,\"rest\":%.0f,\"accuracy_rest\":", cnt[1], cnt[7]);
-    sb_json_num(js, cnt[7] > 0 ? cnt[2] / cnt[7] : NAN);
-    sb_printf(js, "},\"all\":{\"classified\":%.0f,\"needs_review\":%.0f,\"suspected_mislabel\":%.0f}}",
-              cnt[6], cnt[5], cnt[4]);
-    log_info("classify", "%s test (n=%.0f): top-1 image %.4f name %.4f knn %.4f fused %.4f; "
-             "needs_review %.0f, accuracy on the rest %.4f; T %.3f, val ECE %.4f -> %.4f",
-             j->level, cnt[0], i_top1, n_top1, k_top1, f_top1, cnt[1],
-             cnt[7] > 0 ? cnt[2] / cnt[7] : NAN, j->t, eb, ea);
+    sb_printf(js, "},\"val\":");
+    TRY(part_metrics(in, j, CLASSIFY_VAL, js, &sv));
+    sb_printf(js, ",\"test\":");
+    TRY(part_metrics(in, j, CLASSIFY_TEST, js, &st));
+    sb_printf(js, ",\"all\":{\"classified\":%.0f,\"needs_review\":%.0f,\"suspected_mislabel\":%.0f}}",
+              all[0], all[1], all[2]);
+    j->val_top1 = sv.top1[3];
+    j->test_top1 = st.top1[3];
+    log_part(j, "val", &sv);
+    log_part(j, "test", &st);
+    log_info("classify", "%s: weights (%s) head %.2f knn %.2f name %.2f, %s sources; T %.3f, val "
+             "ECE %.4f -> %.4f", j->level, j->w_mode, j->w.head, j->w.knn, j->w.name,
+             j->src_cal ? "calibrated" : "raw", j->t, eb, ea);
 fail:
     return rc;
 }
@@ -682,6 +935,15 @@ static int write_level(struct catalog *c, const char *run_grp, const struct inpu
     char nm[2 * CLS];
     snprintf(nm, sizeof nm, "name-%s", j->level);
     TRY(catalog_set_attr_str(c, grp, "name_model", nm));
+    TRY(catalog_set_attr_str(c, grp, "weights", j->w_mode));
+    TRY(catalog_set_attr_f64(c, grp, "w_head", j->w.head));
+    TRY(catalog_set_attr_f64(c, grp, "w_knn", j->w.knn));
+    TRY(catalog_set_attr_f64(c, grp, "w_name", j->w.name));
+    TRY(catalog_set_attr_i64(c, grp, "sources_calibrated", j->src_cal));
+    TRY(catalog_set_attr_f64(c, grp, "name_temperature", j->src_cal ? j->t_name : 1.0));
+    TRY(catalog_set_attr_f64(c, grp, "knn_temperature", j->src_cal ? j->t_knn : 1.0));
+    TRY(catalog_set_attr_f64(c, grp, "val_top1", j->val_top1));
+    TRY(catalog_set_attr_f64(c, grp, "test_top1", j->test_top1));
     TRY(catalog_set_attr_str(c, grp, "flags_bits", "1 needs_review, 2 suspected_mislabel, "
                              "4 duplicate (group_size >= 2), 8 not_classified (pred -1)"));
     TRY(catalog_mark_complete(c, grp));
@@ -742,7 +1004,7 @@ fail:
 static int write_export(const char *dir, const char *run_id, const char *ext, const char *text,
                         size_t len) {
     int rc = ST_OK;
-    char p[FS_PATH_MAX];
+    char p[FS_PATH_MAX + 128];
     snprintf(p, sizeof p, "%s/predictions-%s.%s", dir, run_id, ext);
     TRY(fs_write_atomic(p, text, len));
     snprintf(p, sizeof p, "%s/predictions.%s", dir, ext);
@@ -827,6 +1089,8 @@ int classify_catalog(const struct classify_request *req, const struct config *cf
     double t0 = time_now();
     const char *head = req->head ? req->head : cfg->train.head && *cfg->train.head ? cfg->train.head
                                                                                  : "linear";
+    const char *weights_mode = cfg->classify.weights && *cfg->classify.weights
+                                   ? cfg->classify.weights : "search";
     run_id[0] = '\0';
     int threads = cfg->run.threads > 0 ? cfg->run.threads
                                        : (int)(sysconf(_SC_NPROCESSORS_ONLN) / dist_local_size());
@@ -859,9 +1123,9 @@ int classify_catalog(const struct classify_request *req, const struct config *cf
     run_open = 1;
     snprintf(run_id, 96, "%s", run.id);
     log_info("classify", "%lld products, %d level(s), backbone %s, head %s, split %s, similarity "
-             "run %s; weights head %.3g knn %.3g name %.3g", (long long)in.n, n_jobs, in.backbone,
-             head, in.split_name, in.sim_run[0] ? in.sim_run : "(none)", cfg->classify.w_head,
-             cfg->classify.w_knn, cfg->classify.w_name);
+             "run %s; weights head %.3g knn %.3g name %.3g (%s)", (long long)in.n, n_jobs,
+             in.backbone, head, in.split_name, in.sim_run[0] ? in.sim_run : "(none)",
+             cfg->classify.w_head, cfg->classify.w_knn, cfg->classify.w_name, weights_mode);
     run_add_timing(&run, "load", time_now() - t0);
     sb_printf(&js, "{\"run_id\":");
     sb_json_str(&js, run.id);
@@ -870,9 +1134,10 @@ int classify_catalog(const struct classify_request *req, const struct config *cf
     else sb_printf(&js, "null");
     sb_printf(&js, ",\"split\":");
     sb_json_str(&js, in.split_name);
-    sb_printf(&js, ",\"weights\":{\"head\":%g,\"knn\":%g,\"name\":%g},\"review_threshold\":%g,"
-              "\"mislabel_threshold\":%g,\"ranks\":%d,\"levels\":{", cfg->classify.w_head,
-              cfg->classify.w_knn, cfg->classify.w_name, cfg->classify.review_threshold,
+    sb_printf(&js, ",\"weights\":{\"head\":%g,\"knn\":%g,\"name\":%g,\"mode\":\"%s\","
+              "\"step\":%g},\"review_threshold\":%g,\"mislabel_threshold\":%g,\"ranks\":%d,"
+              "\"levels\":{", cfg->classify.w_head, cfg->classify.w_knn, cfg->classify.w_name,
+              weights_mode, cfg->classify.weight_step, cfg->classify.review_threshold,
               cfg->classify.mislabel_threshold, dist_size());
     char rgrp[160];
     snprintf(rgrp, sizeof rgrp, "/predictions/%s", run.id);
@@ -883,6 +1148,8 @@ int classify_catalog(const struct classify_request *req, const struct config *cf
         TRY(dist_agree(load_head(c, &in, head, j->li, j)));
         TRY(dist_agree(name_model_get(c, &in, cfg, req->retrain_names, j)));
         TRY(dist_agree(score_rows(&in, cfg, j)));
+        TRY(dist_agree(choose_weights(&in, cfg, j)));
+        TRY(dist_agree(combine_rows(&in, j)));
         TRY(fit_temperature(&in, j, &eb, &ea, &nb, &na, &nval));
         TRY(dist_agree(finish_rows(&in, cfg, j)));
         if (i) sb_printf(&js, ",");
@@ -916,6 +1183,7 @@ int classify_catalog(const struct classify_request *req, const struct config *cf
     TRY(catalog_set_attr_f64(c, rgrp, "w_head", cfg->classify.w_head));
     TRY(catalog_set_attr_f64(c, rgrp, "w_knn", cfg->classify.w_knn));
     TRY(catalog_set_attr_f64(c, rgrp, "w_name", cfg->classify.w_name));
+    TRY(catalog_set_attr_str(c, rgrp, "weights", weights_mode));
     TRY(catalog_set_attr_f64(c, rgrp, "review_threshold", cfg->classify.review_threshold));
     TRY(catalog_set_attr_f64(c, rgrp, "mislabel_threshold", cfg->classify.mislabel_threshold));
     TRY(catalog_mark_complete(c, rgrp));

@@ -6,8 +6,10 @@
  * split /splits/<finest level with a head>, the newest complete
  * /similarity/<run> (older complete runs fill rows the newest did not query)
  * and the names; trains (or reuses) the name classifier /heads/name-<level>;
- * combines head, neighbour vote and name model (combine.h); fits the
- * temperature of the combined score on the validation split; writes
+ * combines head, neighbour vote and name model (combine.h) with weights
+ * chosen per level on the validation split (classify.weights=search,
+ * weights.h) or as configured; fits the temperature of the combined score on
+ * the validation split; records validation and test metrics; writes
  * /predictions/<run-id> and the run record /runs/<run-id> (metrics JSON) in
  * one catalog transaction, then the exports <out_dir>/predictions-<run-id>.csv
  * and .jsonl and the stable copies predictions.csv / predictions.jsonl

@@ -13,8 +13,11 @@ static const struct cli_cmd self = {
     "For every product and every level with a trained head, combines the head's calibrated\n"
     "probabilities, a similarity-weighted vote of labelled neighbours (newest complete\n"
     "/similarity run) and a name classifier (/heads/name-<level>, trained on the train split\n"
-    "when absent or stale), with weights classify.w_head/w_knn/w_name. Writes\n"
-    "/predictions/<run-id> and <out_dir>/predictions[-<run-id>].csv/.jsonl.\n"
+    "when absent or stale). The weights are chosen per level on the validation split\n"
+    "(classify.weights=search: best validation top-1 on a simplex grid) or taken from\n"
+    "classify.w_head/w_knn/w_name (classify.weights=fixed). Validation and test metrics go\n"
+    "to the run record. Writes /predictions/<run-id> and\n"
+    "<out_dir>/predictions[-<run-id>].csv/.jsonl.\n"
     "See docs/classify.md.",
     cmd_classify};
 

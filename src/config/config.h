@@ -99,6 +99,9 @@ struct config {
         double w_head;
         double w_knn;
         double w_name;
+        char *weights;           /* fixed | search (on validation, per level) */
+        double weight_step;      /* grid step of the search */
+        char *source_calibration; /* none | auto | on (search only) */
         double review_threshold;
         double mislabel_threshold;
         char *out_dir;           /* "" = beside the catalog */

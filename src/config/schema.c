@@ -136,6 +136,14 @@ const struct cfg_key cfg_schema[] = {
         "weight of the trained head's probabilities"),
     NUM("classify.w_knn", CFG_FLOAT, classify.w_knn, "0.3", 0, 1, "weight of the neighbours' vote"),
     NUM("classify.w_name", CFG_FLOAT, classify.w_name, "0.2", 0, 1, "weight of the name-based vote"),
+    STR("classify.weights", classify.weights, "search", "fixed|search",
+        "fixed: use w_head/w_knn/w_name; search: per level, the grid point of the simplex "
+        "with the best validation top-1 (ties: nearest to w_*)"),
+    NUM("classify.weight_step", CFG_FLOAT, classify.weight_step, "0.1", 0.02, 0.5,
+        "grid step of classify.weights=search (1/step must be a whole number)"),
+    STR("classify.source_calibration", classify.source_calibration, "auto", "none|auto|on",
+        "search only: auto also tries name/vote temperatures fitted on validation and keeps "
+        "them if the best validation top-1 is higher; on always uses them"),
     NUM("classify.review_threshold", CFG_FLOAT, classify.review_threshold, "0.6", 0, 1,
         "predictions less confident than this go to review"),
     NUM("classify.mislabel_threshold", CFG_FLOAT, classify.mislabel_threshold, "0.9", 0, 1,

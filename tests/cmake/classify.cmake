@@ -7,3 +7,4 @@ target_include_directories(test_classify_cmd PRIVATE ${CMAKE_SOURCE_DIR}/tests/u
 target_link_libraries(test_classify_cmd PRIVATE assort_core)
 set_target_properties(test_classify_cmd PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
 assort_sh_test(classify_cmd sh/classify_cmd.sh LABELS classify)
+assort_unit_test(test_classify_weights SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_classify_weights.c LABELS classify)

@@ -61,7 +61,50 @@ print("exports: ok,", len(rows), "products")
 PY
 # metrics in the run record, name model reused on a second run
 "$ASSORT_BIN" info "$tmp/one/cat.h5" > "$tmp/info" 2>&1 || true
-run "$tmp/c3.log" $MPIEXEC -n 1 "$ASSORT_BIN" classify "$tmp/one/cat.h5"
+# weights: search with configured weights off the grid and temperature-scaled name and
+# vote sources (the checker applies the stored temperatures, recomputes the validation
+# top-1 of every grid point and the tie rule), then fixed weights
+run "$tmp/c3.log" $MPIEXEC -n 1 "$ASSORT_BIN" classify "$tmp/one/cat.h5" \
+  --set classify.w_head=0.55 --set classify.w_knn=0.25 --set classify.w_name=0.2 \
+  --set classify.source_calibration=on
 grep -q "reusing name model" "$tmp/c3.log" || { echo "name model not reused"; exit 1; }
-grep -q "fused" "$tmp/c1.log"
+grep -q "source temperatures on validation" "$tmp/c3.log" || { echo "no source calibration"; exit 1; }
+grep -q "weights chosen on validation" "$tmp/c3.log" || { echo "no weight search logged"; exit 1; }
+"$helper" check "$tmp/one/cat.h5"
+run "$tmp/c4.log" $MPIEXEC -n 1 "$ASSORT_BIN" classify "$tmp/one/cat.h5" --set classify.weights=fixed \
+  --set classify.w_head=0.2 --set classify.w_knn=0.2 --set classify.w_name=0.6
+! grep -q "weights chosen on validation" "$tmp/c4.log" || { echo "fixed weights searched"; exit 1; }
+"$helper" check "$tmp/one/cat.h5"
+rc=0; "$ASSORT_BIN" classify "$tmp/one/cat.h5" --set classify.weight_step=0.3 >"$tmp/c5.log" 2>&1 || rc=$?
+[ $rc -eq 2 ] && grep -q "weight_step = 0.3: 1/step must be a whole number" "$tmp/c5.log" \
+  || { cat "$tmp/c5.log"; echo "bad weight_step: expected exit 2 (got $rc)"; exit 1; }
+# validation and test metrics in the run record, per level and per source
+"$ASSORT_BIN" runs --json "$tmp/one/cat.h5" > "$tmp/runs.json"
+python3 - "$tmp/runs.json" <<'PY'
+import json, sys
+runs = [r for r in json.load(open(sys.argv[1])) if r["command"] == "classify"]
+assert len(runs) == 3, len(runs)  # c1, c3, c4 (c5 failed before its run)
+modes = []
+for r in runs[-2:]:
+    m = r["metrics"]
+    modes.append(m["weights"]["mode"])
+    for lvl in ("master_category", "article_type"):
+        L = m["levels"][lvl]
+        for part in ("val", "test"):
+            P = L[part]
+            for src in ("image", "name", "knn", "fused", "fused_uncalibrated"):
+                assert 0 <= P[src]["top1"] <= 1 and 0 <= P[src]["macro_f1"] <= 1, (lvl, part, src, P[src])
+            assert P["needs_review"] + P["rest"] == P["fused"]["n"], (lvl, part, P)
+        assert L["val"]["fused"]["n"] == L["calibration"]["val_n"], L
+        w = L["weights"]
+        assert abs(w["head"] + w["knn"] + w["name"] - 1) < 1e-9 or w["mode"] == "fixed", w
+        assert w["sources_calibrated"] == (m["weights"]["mode"] == "search"), w  # c3: on
+        if w["mode"] == "search":
+            assert abs(w["val_top1"] - L["val"]["fused"]["top1"]) < 1e-9, (w, L["val"]["fused"])
+        else:
+            assert (w["head"], w["knn"], w["name"]) == (0.2, 0.2, 0.6), w
+assert modes == ["search", "fixed"], modes
+print("run metrics: ok")
+PY
+grep -q "article_type val (n=" "$tmp/c1.log" && grep -q "article_type test (n=" "$tmp/c1.log"
 echo "classify_cmd: ok (1 and 2 ranks identical: $h1)"

@@ -144,9 +144,23 @@ static uint64_t check_level(struct catalog *c, const char *pg, const char *sg, c
     double th = 1, t = 1, wh = 0, wk = 0, wn = 0, rev = 0, mis = 0;
     catalog_get_attr_f64(c, hg, "temperature", &th);
     catalog_get_attr_f64(c, g, "temperature", &t);
-    catalog_get_attr_f64(c, pg, "w_head", &wh);
-    catalog_get_attr_f64(c, pg, "w_knn", &wk);
-    catalog_get_attr_f64(c, pg, "w_name", &wn);
+    /* the configured weights (run) and the ones this level used (level) */
+    double cw[3] = {0, 0, 0}, vtop1 = NAN;
+    char *mode = NULL;
+    catalog_get_attr_f64(c, pg, "w_head", &cw[0]);
+    catalog_get_attr_f64(c, pg, "w_knn", &cw[1]);
+    catalog_get_attr_f64(c, pg, "w_name", &cw[2]);
+    EXPECT(catalog_get_attr_f64(c, g, "w_head", &wh) == ST_OK, "%s: no w_head", g);
+    EXPECT(catalog_get_attr_f64(c, g, "w_knn", &wk) == ST_OK, "%s: no w_knn", g);
+    EXPECT(catalog_get_attr_f64(c, g, "w_name", &wn) == ST_OK, "%s: no w_name", g);
+    EXPECT(catalog_get_attr_f64(c, g, "val_top1", &vtop1) == ST_OK, "%s: no val_top1", g);
+    EXPECT(catalog_get_attr_str(c, g, "weights", &mode) == ST_OK, "%s: no weights mode", g);
+    int64_t src_cal = -1;
+    double tname = 1, tknn = 1;
+    EXPECT(catalog_get_attr_i64(c, g, "sources_calibrated", &src_cal) == ST_OK, "%s: no "
+           "sources_calibrated", g);
+    catalog_get_attr_f64(c, g, "name_temperature", &tname);
+    catalog_get_attr_f64(c, g, "knn_temperature", &tknn);
     catalog_get_attr_f64(c, pg, "review_threshold", &rev);
     catalog_get_attr_f64(c, pg, "mislabel_threshold", &mis);
     int64_t C = 0, nq = 0, k = 0, T = 0;
@@ -183,6 +197,10 @@ static uint64_t check_level(struct catalog *c, const char *pg, const char *sg, c
     for (int64_t i = 0; i < nq; i++) row_q[q[i]] = i;
     int bad_pred = 0, bad_conf = 0, bad_top = 0, bad_flag = 0, bad_nc = 0, leak_checked = 0;
     double zh[16], zn[16], ph[16], pn[16], pk[16], s[16], qq[16];
+    /* validation rows for the weight-search check: sources (n_val, C) in double */
+    static double vph[N * 16], vpk[N * 16], vpn[N * 16];
+    static int vhk[N], vhn[N], vy[N];
+    int nv = 0;
     for (int r = 0; r < N; r++) {
         int usable = valid[r] && status[r] != PRODUCT_REMOVED;
         int32_t lab = labels[r * 2 + li];
@@ -208,7 +226,7 @@ static uint64_t check_level(struct catalog *c, const char *pg, const char *sg, c
         for (int64_t j = 0; j < ntt; j++)
             for (int cc = 0; cc < C; cc++) zn[cc] += (double)tw[j] * nw[(size_t)tt[j] * C + cc];
         softmax_d(zh, (int)C, th, ph);
-        softmax_d(zn, (int)C, 1.0, pn);
+        softmax_d(zn, (int)C, src_cal == 1 ? tname : 1.0, pn);
         /* the vote, with the leakage rule written out again */
         double tot = 0;
         int evaluated = split[r] == 1 || split[r] == 2;
@@ -222,6 +240,19 @@ static uint64_t check_level(struct catalog *c, const char *pg, const char *sg, c
             double wv = sf[row_q[r] * k + j] > 0 ? sf[row_q[r] * k + j] : 0;
             pk[map[ol]] += wv;
             tot += wv;
+        }
+        if (src_cal == 1 && tot > 0) { /* q = softmax(log(max(p, 1e-12)) / T) of the vote */
+            double lp[16];
+            for (int cc = 0; cc < C; cc++) lp[cc] = log(fmax(pk[cc] / tot, 1e-12));
+            softmax_d(lp, (int)C, tknn, pk);
+            tot = 1;
+        }
+        if (split[r] == 1 && hc >= 0) {
+            for (int cc = 0; cc < C; cc++) {
+                vph[nv * 16 + cc] = ph[cc], vpn[nv * 16 + cc] = pn[cc];
+                vpk[nv * 16 + cc] = tot > 0 ? pk[cc] / tot : 0;
+            }
+            vhk[nv] = tot > 0, vhn[nv] = ntt > 0, vy[nv++] = hc;
         }
         double wsum = wh + (ntt > 0 ? wn : 0) + (tot > 0 ? wk : 0);
         for (int cc = 0; cc < C; cc++) {
@@ -249,6 +280,48 @@ static uint64_t check_level(struct catalog *c, const char *pg, const char *sg, c
     EXPECT_INT(bad_top, 0);
     EXPECT_INT(bad_flag, 0);
     EXPECT(leak_checked > 100, "only %d train-split votes for evaluated products", leak_checked);
+    /* classify.weights=search, written again: every point (a, b, 10-a-b)/10 of the
+     * simplex, validation top-1 in double; the used weights must reach the maximum
+     * and be the nearest (L1) such point to the configured weights. */
+    int best_ok = -1, used_ok = -1;
+    double best_dist = INFINITY, used_dist = NAN;
+    double cs = cw[0] + cw[1] + cw[2];
+    for (int a = 0; a <= 10; a++)
+        for (int b = 0; b <= 10 - a; b++) {
+            double w[3] = {a / 10.0, b / 10.0, (10 - a - b) / 10.0};
+            int ok = 0;
+            for (int i = 0; i < nv; i++) {
+                double sum = w[0] + (vhk[i] ? w[1] : 0) + (vhn[i] ? w[2] : 0), v[16];
+                int arg = 0;
+                for (int cc = 0; cc < C; cc++) {
+                    v[cc] = sum > 0 ? (w[0] * vph[i * 16 + cc] + (vhk[i] ? w[1] * vpk[i * 16 + cc] : 0) +
+                                       (vhn[i] ? w[2] * vpn[i * 16 + cc] : 0)) / sum
+                                    : 1.0 / C;
+                    if (v[cc] > v[arg]) arg = cc;
+                }
+                ok += arg == vy[i];
+            }
+            double d = fabs(w[0] - cw[0] / cs) + fabs(w[1] - cw[1] / cs) + fabs(w[2] - cw[2] / cs);
+            if (ok > best_ok || (ok == best_ok && d < best_dist - 1e-9)) best_ok = ok, best_dist = d;
+            if (fabs(w[0] - wh) < 1e-9 && fabs(w[1] - wk) < 1e-9 && fabs(w[2] - wn) < 1e-9)
+                used_ok = ok, used_dist = d;
+        }
+    EXPECT(nv > 30, "%s: only %d validation rows", level, nv);
+    if (mode && !strcmp(mode, "search")) {
+        EXPECT(used_ok >= 0, "%s: used weights %g/%g/%g are not a grid point", level, wh, wk, wn);
+        EXPECT(used_ok == best_ok, "%s: used weights reach val %d correct, the grid's best %d",
+               level, used_ok, best_ok);
+        EXPECT(fabs(used_dist - best_dist) < 1e-9, "%s: a point as good but nearer the configured "
+               "weights exists (%g < %g)", level, best_dist, used_dist);
+        EXPECT_NEAR(vtop1, (double)used_ok / nv, 1e-9);
+        if (!dump)
+            printf("%s: weights %g/%g/%g, val %d/%d correct (configured %g/%g/%g)\n", level, wh,
+                   wk, wn, used_ok, nv, cw[0], cw[1], cw[2]);
+    } else {
+        EXPECT(fabs(wh - cw[0]) + fabs(wk - cw[1]) + fabs(wn - cw[2]) < 1e-12,
+               "%s: fixed weights %g/%g/%g differ from the configured ones", level, wh, wk, wn);
+    }
+    free(mode);
     uint64_t h = hash64(pred, 4 * N) ^ hash64(conf, 4 * N) ^ hash64(top3, 12 * N) ^
                  hash64(t3s, 12 * N) ^ hash64(flags, N);
     free(w1); free(b1); free(map); free(nw); free(nbias); free(pred); free(top3); free(conf);
