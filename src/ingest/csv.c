@@ -250,6 +250,13 @@ int csv_next(struct csv *c, struct csv_row *row, int *have_row) {
 }
 
 int csv_seek(struct csv *c, int64_t offset, int64_t line) {
+    /* Inside the read-ahead window (the common case: rows fetched in file
+     * order): move within it, no system call, no re-read of 64 KiB. */
+    if (offset >= c->buf_base && offset < c->buf_base + (int64_t)c->buf_len) {
+        c->buf_pos = (size_t)(offset - c->buf_base);
+        c->line = line;
+        return ST_OK;
+    }
     if (offset < 0 || fseeko(c->f, (off_t)offset, SEEK_SET) != 0)
         return err_set(ST_ERR, "%s: cannot seek to byte %lld: %s", c->path, (long long)offset,
                        strerror(errno));

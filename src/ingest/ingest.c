@@ -1,20 +1,24 @@
 /* ingest.c - the ingest stage (see ingest.h and docs/ingest.md).
  *
  * Flow, every rank in step:
- *   1. parse the whole CSV, row-level checks (identical on every rank);
- *   2. begin the transaction (work copy); on --update read the old rows;
+ *   1. stream the whole CSV, row-level checks (identical on every rank),
+ *      keeping per record its offset, line and id hash (fields are read
+ *      again with row_fetch when a phase needs them);
+ *   2. begin the transaction (work copy); on --update read the old rows'
+ *      fixed-size columns and the hashes of their ids and names;
  *   3. pass A over a shard of the candidate rows: resolve the path, read the
  *      file once, XXH3-128, decode to check (skipped when the hash equals the
- *      stored one); exchange accept flags + hashes (allreduce) and reject
- *      records (allgatherv);
+ *      stored one); allgatherv of accept flags + hashes and reject records;
  *   4. assemble the final rows (identical everywhere), the reject ratio check;
  *   5. pass B over a shard of the rows needing pixels: decode + resize, one
- *      collective write per batch of a few images (bounded memory);
- *   6. rank 0 writes the per-product datasets, categories, rejects, run record;
- *      commit.
+ *      write per batch of a few images (bounded memory);
+ *   6. every rank writes the per-product datasets of its row range (strings
+ *      re-read from the CSV in slabs); rank 0 the categories, rejects, run
+ *      record; commit.
  */
 #include "ingest/ingest.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -729,7 +733,7 @@ static int stop_check(void) {
 static int pass_a(struct ingest *g) {
     int rc = ST_OK;
     int64_t b, e;
-    int64_t *xa = NULL;                  /* (n_cand, 3): flag (1 ok, 2 rejected), hash hi, lo */
+    int *hc = NULL, *hd = NULL;          /* (size) byte counts / displacements of the hashes */
     struct reject_list local = {0};
     struct reject *all = NULL;
     int *counts = NULL, *displs = NULL;
@@ -737,7 +741,13 @@ static int pass_a(struct ingest *g) {
     dist_shard_range(g->n_cand, g->rank, g->size, &b, &e);
     int64_t per_rank = (g->n_cand + g->size - 1) / g->size;
     int64_t batches = (per_rank + PASS_A_BATCH - 1) / PASS_A_BATCH;
-    TRY_ALLOC(xa = calloc((size_t)(g->n_cand ? g->n_cand : 1) * 3, sizeof *xa));
+    /* Each rank fills its shard of cand_ok (1 ok, 2 rejected) and cand_hash;
+     * one allgatherv of each then gives every rank all of them (17 bytes per
+     * candidate, no reduction over the whole table). */
+    REQUIRE(g->n_cand < INT_MAX / 16, ST_USAGE, "%s: %lld candidate rows; at most %d per run",
+            g->csv_path, (long long)g->n_cand, INT_MAX / 16 - 1);
+    TRY_ALLOC(g->cand_ok = calloc((size_t)(g->n_cand ? g->n_cand : 1), 1));
+    TRY_ALLOC(g->cand_hash = calloc((size_t)(g->n_cand ? g->n_cand : 1), 16));
     progress_begin(&pr, STAGE, "images checked", g->n_cand);
     int st = ST_OK; /* this rank's; once failed it checks no more images */
     for (int64_t k = 0; k < batches; k++) {
@@ -757,10 +767,10 @@ static int pass_a(struct ingest *g) {
             st = check_image(g, ri, path, hash, &ok, reason, sizeof reason);
             if (st != ST_OK) break;
             if (ok) {
-                xa[i * 3] = 1;
-                memcpy(&xa[i * 3 + 1], hash, 16);
+                g->cand_ok[i] = 1;
+                memcpy(g->cand_hash + i * 16, hash, 16);
             } else {
-                xa[i * 3] = 2;
+                g->cand_ok[i] = 2;
                 st = reject(g, &local, g->rows[ri].line, fld(&cr, g->id_col), path, reason, 1);
             }
         }
@@ -775,7 +785,19 @@ static int pass_a(struct ingest *g) {
     }
     progress_end(&pr);
     double ts = time_now();
-    TRY(dist_allreduce_sum_i64(xa, (size_t)g->n_cand * 3));
+    TRY_ALLOC(hc = calloc((size_t)g->size, sizeof *hc));
+    TRY_ALLOC(hd = calloc((size_t)g->size, sizeof *hd));
+    for (int r = 0; r < g->size; r++) {
+        int64_t rb, re;
+        dist_shard_range(g->n_cand, r, g->size, &rb, &re);
+        hc[r] = (int)(re - rb);
+        hd[r] = (int)rb;
+    }
+    TRY_MPI(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, g->cand_ok, hc, hd, MPI_BYTE,
+                           dist_comm()));
+    for (int r = 0; r < g->size; r++) hc[r] *= 16, hd[r] *= 16;
+    TRY_MPI(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, g->cand_hash, hc, hd, MPI_BYTE,
+                           dist_comm()));
 
     /* Reject records of every rank, as bytes. */
     TRY_ALLOC(counts = calloc((size_t)g->size, sizeof *counts));
@@ -793,18 +815,16 @@ static int pass_a(struct ingest *g) {
     for (size_t i = 0; i < (size_t)total / sizeof(struct reject); i++)
         TRY(rejects_add(&g->rejects, all[i].line, all[i].id, all[i].path, all[i].reason));
 
-    TRY_ALLOC(g->cand_ok = calloc((size_t)(g->n_cand ? g->n_cand : 1), 1));
-    TRY_ALLOC(g->cand_hash = calloc((size_t)(g->n_cand ? g->n_cand : 1), 16));
     for (int64_t i = 0; i < g->n_cand; i++) {
-        REQUIRE(xa[i * 3] == 1 || xa[i * 3] == 2, ST_ERR,
-                "internal: candidate %lld checked %lld times", (long long)i, (long long)xa[i * 3]);
-        g->cand_ok[i] = xa[i * 3] == 1;
-        if (g->cand_ok[i]) memcpy(g->cand_hash + i * 16, &xa[i * 3 + 1], 16);
-        else g->rows[g->cand[i]].rejected = 1;
+        REQUIRE(g->cand_ok[i] == 1 || g->cand_ok[i] == 2, ST_ERR,
+                "internal: candidate %lld was not checked (flag %d)", (long long)i, g->cand_ok[i]);
+        g->cand_ok[i] = g->cand_ok[i] == 1;
+        if (!g->cand_ok[i]) g->rows[g->cand[i]].rejected = 1;
     }
     g->tm[TM_A_SYNC] += time_now() - ts;
 fail:
-    free(xa);
+    free(hc);
+    free(hd);
     free(all);
     free(counts);
     free(displs);
@@ -1078,20 +1098,62 @@ fail:
     return rc;
 }
 
-#define STR_SLAB 1024 /* rows of the string columns written per collective call */
+#define STR_SLAB 4096 /* rows of the string columns written per call */
+
+/* Independent write of `count` rows (ascending `rows`, buf (count, row)) to
+ * the open 1-D dataset d; count 0 writes nothing. Only for unfiltered
+ * datasets: parallel HDF5 writes such chunks through (no chunk cache), so
+ * two ranks may write different rows of one chunk without a collective. */
+static int write_rows_indep(hid_t d, hid_t type, const int64_t *rows, int64_t count,
+                            const void *buf) {
+    int rc = ST_OK;
+    hid_t fs = -1, ms = -1;
+    if (count == 0) return ST_OK;
+    TRY_H5(fs = H5Dget_space(d));
+    hsize_t md[1] = {(hsize_t)count};
+    TRY_H5(ms = H5Screate_simple(1, md, NULL));
+    int first = 1;
+    for (int64_t i = 0; i < count;) {
+        int64_t j = i + 1;
+        while (j < count && rows[j] == rows[j - 1] + 1) j++;
+        hsize_t start[1] = {(hsize_t)rows[i]}, cnt[1] = {(hsize_t)(j - i)};
+        TRY_H5(H5Sselect_hyperslab(fs, first ? H5S_SELECT_SET : H5S_SELECT_OR, start, NULL, cnt,
+                                   NULL));
+        first = 0;
+        i = j;
+    }
+    TRY_H5(H5Dwrite(d, type, ms, fs, H5P_DEFAULT, buf));
+fail:
+    if (ms >= 0) H5Sclose(ms);
+    if (fs >= 0) H5Sclose(fs);
+    return rc;
+}
+
+/* One slab of string column `col` (0 id, 1 name, 2 image_path, 3 + k attrs):
+ * collective with deflate (filtered chunks need it), else independent into
+ * the dataset opened (collectively) in d[col]. */
+static int write_str_slab(struct ingest *g, struct catalog *c, char **dnames, const hid_t *d,
+                          int col, hid_t type, const int64_t *rows, int64_t count,
+                          const void *buf) {
+    if (g->cfg->catalog.deflate > 0)
+        return catalog_write_row_list(c, dnames[col], type, rows, count, buf);
+    return write_rows_indep(d[col], type, rows, count, buf);
+}
 
 /* The string columns (id, name, image_path, attrs/<col>) of the rows this
  * run wrote (p_src >= 0): each rank takes the rows of its row range, reads
  * their fields again from the CSV and writes them in slabs of STR_SLAB rows
- * (one collective row-list write per column and slab; the other rows keep
- * what the work copy has). Memory: STR_SLAB * (64 + 256 + 512 + 128 K)
+ * (one row-list write per column and slab, independent unless deflated;
+ * the other rows keep what the work copy has). Memory: STR_SLAB * (64 + 256 + 512 + 128 K)
  * bytes, whatever the catalog's size. */
 static int write_strings(struct ingest *g, struct catalog *c, hid_t t_id, hid_t t_name,
                          hid_t t_path, hid_t t_attr) {
     int rc = ST_OK;
     char *ids = NULL, *names = NULL, *paths = NULL, *attrs = NULL; /* (STR_SLAB, width) each */
     int64_t *rows = NULL;                                           /* (STR_SLAB) ascending */
-    char **attr_names = NULL;                                       /* (K) dataset names */
+    char **dn = NULL;                                               /* (3 + K) dataset names */
+    hid_t *d = NULL;                                                /* (3 + K) open datasets */
+    const int n_col = 3 + g->K;
     const struct config *cfg = g->cfg;
     int64_t b, e;
     TRY_ALLOC(ids = malloc((size_t)STR_SLAB * CATALOG_ID_BYTES));
@@ -1099,25 +1161,33 @@ static int write_strings(struct ingest *g, struct catalog *c, hid_t t_id, hid_t 
     TRY_ALLOC(paths = malloc((size_t)STR_SLAB * CATALOG_PATH_BYTES));
     TRY_ALLOC(attrs = malloc((size_t)STR_SLAB * CATALOG_ATTR_BYTES * (size_t)(g->K ? g->K : 1)));
     TRY_ALLOC(rows = malloc((size_t)STR_SLAB * sizeof *rows));
-    TRY_ALLOC(attr_names = calloc((size_t)g->K + 1, sizeof *attr_names));
-    TRY(column_dataset(g, c, "/products/id", t_id, 1, 0));
-    TRY(column_dataset(g, c, "/products/name", t_name, 1, 0));
-    TRY(column_dataset(g, c, "/products/image_path", t_path, 1, 0));
+    TRY_ALLOC(dn = calloc((size_t)n_col, sizeof *dn));
+    TRY_ALLOC(d = malloc((size_t)n_col * sizeof *d));
+    for (int i = 0; i < n_col; i++) d[i] = -1;
+    TRY_ALLOC(dn[0] = strdup("/products/id"));
+    TRY_ALLOC(dn[1] = strdup("/products/name"));
+    TRY_ALLOC(dn[2] = strdup("/products/image_path"));
     for (int k = 0; k < g->K; k++) {
         char name[256];
         snprintf(name, sizeof name, "/products/attrs/%s", cfg->ingest.keep_columns.items[k]);
-        TRY_ALLOC(attr_names[k] = strdup(name));
-        TRY(column_dataset(g, c, name, t_attr, 1, 0));
+        TRY_ALLOC(dn[3 + k] = strdup(name));
+    }
+    for (int i = 0; i < n_col; i++) {
+        hid_t t = i == 0 ? t_id : i == 1 ? t_name : i == 2 ? t_path : t_attr;
+        TRY(column_dataset(g, c, dn[i], t, 1, 0));
+        if (cfg->catalog.deflate <= 0) TRY_H5(d[i] = H5Dopen2(catalog_file(c), dn[i], H5P_DEFAULT));
     }
     dist_shard_range(g->n, g->rank, g->size, &b, &e);
     int64_t mine = 0;
     for (int64_t i = b; i < e; i++) mine += g->p_src[i] >= 0;
     int64_t slabs = (mine + STR_SLAB - 1) / STR_SLAB;
-    TRY_MPI(MPI_Allreduce(MPI_IN_PLACE, &slabs, 1, MPI_INT64_T, MPI_MAX, dist_comm()));
+    const int coll = cfg->catalog.deflate > 0;
+    /* Collective writes need the same number of calls on every rank. */
+    if (coll) TRY_MPI(MPI_Allreduce(MPI_IN_PLACE, &slabs, 1, MPI_INT64_T, MPI_MAX, dist_comm()));
     int64_t next = b;
-    for (int64_t s = 0; s < slabs; s++) {
+    int st = ST_OK;
+    for (int64_t s = 0; s < slabs && (st == ST_OK || coll); s++) {
         int64_t cnt = 0;
-        int st = ST_OK;
         for (; next < e && cnt < STR_SLAB && st == ST_OK; next++) {
             int64_t ri = g->p_src[next];
             if (ri < 0) continue;
@@ -1135,17 +1205,23 @@ static int write_strings(struct ingest *g, struct catalog *c, hid_t t_id, hid_t 
                                   CATALOG_ATTR_BYTES, fld(&cr, g->keep_col[k]));
             cnt++;
         }
-        TRY(dist_agree(st));
-        TRY(catalog_write_row_list(c, "/products/id", t_id, rows, cnt, ids));
-        TRY(catalog_write_row_list(c, "/products/name", t_name, rows, cnt, names));
-        TRY(catalog_write_row_list(c, "/products/image_path", t_path, rows, cnt, paths));
-        for (int k = 0; k < g->K; k++)
-            TRY(catalog_write_row_list(c, attr_names[k], t_attr, rows, cnt,
-                                       attrs + (size_t)k * STR_SLAB * CATALOG_ATTR_BYTES));
+        if (coll) TRY(dist_agree(st));
+        if (st != ST_OK) break;
+        st = write_str_slab(g, c, dn, d, 0, t_id, rows, cnt, ids);
+        if (st == ST_OK) st = write_str_slab(g, c, dn, d, 1, t_name, rows, cnt, names);
+        if (st == ST_OK) st = write_str_slab(g, c, dn, d, 2, t_path, rows, cnt, paths);
+        for (int k = 0; k < g->K && st == ST_OK; k++)
+            st = write_str_slab(g, c, dn, d, 3 + k, t_attr, rows, cnt,
+                                attrs + (size_t)k * STR_SLAB * CATALOG_ATTR_BYTES);
+        if (coll) TRY(dist_agree(st));
     }
+    TRY(dist_agree(st));
 fail:
-    for (int k = 0; attr_names && k < g->K; k++) free(attr_names[k]);
-    free(attr_names);
+    for (int i = 0; d && i < n_col; i++)
+        if (d[i] >= 0) H5Dclose(d[i]);
+    for (int i = 0; dn && i < n_col; i++) free(dn[i]);
+    free(dn);
+    free(d);
     free(ids);
     free(names);
     free(paths);
@@ -1164,7 +1240,9 @@ static int write_tables(struct ingest *g, struct catalog *c) {
     TRY_H5(t_cls = catalog_str_type(CATALOG_CLASS_BYTES));
     TRY_H5(t_path = catalog_str_type(CATALOG_PATH_BYTES));
     TRY_H5(t_attr = catalog_str_type(CATALOG_ATTR_BYTES));
+    double t0 = time_now();
     TRY(write_strings(g, c, t_id, t_name, t_path, t_attr));
+    double t1 = time_now();
     if (g->L) TRY(write_column(g, c, "/products/labels", H5T_NATIVE_INT32, 2, (hsize_t)g->L,
                                g->p_labels, (size_t)g->L * sizeof *g->p_labels));
     TRY(write_column(g, c, "/products/hash", H5T_NATIVE_UINT8, 2, 16, g->p_hash, 16));
@@ -1172,6 +1250,7 @@ static int write_tables(struct ingest *g, struct catalog *c) {
     TRY(write_column(g, c, "/products/dirty", H5T_NATIVE_UINT8, 1, 0, g->p_dirty, 1));
     TRY(write_column(g, c, "/products/source_line", H5T_NATIVE_INT64, 1, 0, g->p_line,
                      sizeof *g->p_line));
+    double t2 = time_now();
 
     /* /categories: levels and one class table per level (appended, never reordered). */
     size_t most = (size_t)(g->L ? g->L : 1);
@@ -1207,6 +1286,8 @@ static int write_tables(struct ingest *g, struct catalog *c) {
     TRY(catalog_mark_complete(c, "/images"));
     TRY(catalog_mark_complete(c, "/products"));
     TRY(catalog_mark_complete(c, "/categories"));
+    log_debug(STAGE, "rank %d tables (s): strings %.3f, fixed-size columns %.3f, categories and "
+                     "attributes %.3f", g->rank, t1 - t0, t2 - t1, time_now() - t2);
 fail:
     free(buf);
     if (a >= 0) H5Aclose(a);
