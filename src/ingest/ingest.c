@@ -448,6 +448,7 @@ static int load_csv(struct ingest *g) {
         r->line = cr.line;
         r->offset = cr.offset;
         const char *id = fld(&cr, id_col), *name = fld(&cr, name_col), *path = fld(&cr, img_col);
+        char mine[CATALOG_ID_BYTES]; /* this row's id, kept while the first row is re-read */
 
         char reason[CATALOG_REASON_BYTES] = "";
         if (st == ST_DATA) {
@@ -464,7 +465,6 @@ static int load_csv(struct ingest *g) {
             int64_t first = hmap_get(&g->ids, g->row_idh, g->row_idh + 2 * ri);
             if (first >= 0) {
                 /* Same 128-bit hash: confirm with the first row's own id. */
-                char mine[CATALOG_ID_BYTES];
                 snprintf(mine, sizeof mine, "%s", id);
                 struct csv_row fr;
                 TRY(row_fetch(g, first, &fr));
