@@ -15,6 +15,8 @@ struct csv {
     char *path;
     unsigned char buf[CSV_CHUNK_BYTES]; /* read-ahead window */
     size_t buf_len, buf_pos;
+    int64_t buf_base;    /* file offset of buf[0] */
+    int64_t rec_offset;  /* file offset of the current record's first byte */
     int eof;             /* no more bytes in the file */
     int64_t line;        /* current physical line (1-based) */
 
@@ -33,6 +35,7 @@ struct csv {
 static int csv_getc(struct csv *c) {
     if (c->buf_pos == c->buf_len) {
         if (c->eof) return -1;
+        c->buf_base += (int64_t)c->buf_len;
         c->buf_len = fread(c->buf, 1, sizeof c->buf, c->f);
         c->buf_pos = 0;
         if (c->buf_len < sizeof c->buf) {
@@ -106,6 +109,7 @@ static int read_record(struct csv *c, size_t *nfields, int64_t *start_line) {
     if (ch == -2) FAIL(ST_ERR, "%s:%lld: read error: %s", c->path, (long long)c->line, strerror(errno));
     if (ch == -1) return ST_OK;
     *start_line = c->line;
+    c->rec_offset = c->buf_base + (int64_t)c->buf_pos - 1;
 
     TRY(field_start(c, n));
     for (;;) {
@@ -167,6 +171,7 @@ static void fill_row(struct csv *c, size_t n, int64_t line, struct csv_row *row)
     row->fields = c->fields;
     row->field_bytes = c->lens;
     row->line = line;
+    row->offset = c->rec_offset;
     row->bad_utf8_field = -1;
     for (size_t i = 0; i < n; i++) {
         if (!utf8_valid(c->fields[i], c->lens[i])) {
@@ -241,6 +246,24 @@ int csv_next(struct csv *c, struct csv_row *row, int *have_row) {
         return err_set(ST_DATA, "%s:%lld: %zu fields, expected %zu as in the header; quote fields that "
                        "contain commas (the row was not used)",
                        c->path, (long long)line, n, c->header.field_count);
+    return ST_OK;
+}
+
+int csv_seek(struct csv *c, int64_t offset, int64_t line) {
+    /* Inside the read-ahead window (the common case: rows fetched in file
+     * order): move within it, no system call, no re-read of 64 KiB. */
+    if (offset >= c->buf_base && offset < c->buf_base + (int64_t)c->buf_len) {
+        c->buf_pos = (size_t)(offset - c->buf_base);
+        c->line = line;
+        return ST_OK;
+    }
+    if (offset < 0 || fseeko(c->f, (off_t)offset, SEEK_SET) != 0)
+        return err_set(ST_ERR, "%s: cannot seek to byte %lld: %s", c->path, (long long)offset,
+                       strerror(errno));
+    c->buf_base = offset;
+    c->buf_len = c->buf_pos = 0;
+    c->eof = 0;
+    c->line = line;
     return ST_OK;
 }
 

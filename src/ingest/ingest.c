@@ -1,20 +1,24 @@
 /* ingest.c - the ingest stage (see ingest.h and docs/ingest.md).
  *
  * Flow, every rank in step:
- *   1. parse the whole CSV, row-level checks (identical on every rank);
- *   2. begin the transaction (work copy); on --update read the old rows;
+ *   1. stream the whole CSV, row-level checks (identical on every rank),
+ *      keeping per record its offset, line and id hash (fields are read
+ *      again with row_fetch when a phase needs them);
+ *   2. begin the transaction (work copy); on --update read the old rows'
+ *      fixed-size columns and the hashes of their ids and names;
  *   3. pass A over a shard of the candidate rows: resolve the path, read the
  *      file once, XXH3-128, decode to check (skipped when the hash equals the
- *      stored one); exchange accept flags + hashes (allreduce) and reject
- *      records (allgatherv);
+ *      stored one); allgatherv of accept flags + hashes and reject records;
  *   4. assemble the final rows (identical everywhere), the reject ratio check;
  *   5. pass B over a shard of the rows needing pixels: decode + resize, one
- *      collective write per batch of a few images (bounded memory);
- *   6. rank 0 writes the per-product datasets, categories, rejects, run record;
- *      commit.
+ *      write per batch of a few images (bounded memory);
+ *   6. every rank writes the per-product datasets of its row range (strings
+ *      re-read from the CSV in slabs); rank 0 the categories, rejects, run
+ *      record; commit.
  */
 #include "ingest/ingest.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +106,73 @@ static int idmap_put(struct idmap *m, const char *key, int64_t val) {
     return ST_OK;
 }
 
+/* --- 128-bit id hash -> index map --------------------------------------- */
+
+/* Open addressing over indices into a caller's key array of (n, 2) uint64
+ * (XXH3-128 of an id): 8 bytes per slot, at most half full, so 16 bytes per
+ * id on top of the 16-byte key. The key array may move (realloc): it is
+ * passed on every call, never stored. */
+struct hmap {
+    size_t cap;     /* power of two */
+    size_t count;
+    int64_t *slot;  /* (cap) index into the key array, -1 = empty */
+};
+
+static int hmap_init(struct hmap *m, size_t expect) {
+    size_t cap = 64;
+    while (cap < expect * 2 + 16) cap *= 2;
+    m->cap = cap;
+    m->count = 0;
+    m->slot = malloc(cap * sizeof *m->slot);
+    if (!m->slot) return err_set(ST_ERR, "out of memory (id hash map of %zu)", cap);
+    for (size_t i = 0; i < cap; i++) m->slot[i] = -1;
+    return ST_OK;
+}
+
+static void hmap_free(struct hmap *m) {
+    free(m->slot);
+    memset(m, 0, sizeof *m);
+}
+
+static size_t hmap_slot(const struct hmap *m, const uint64_t *keys, const uint64_t key[2]) {
+    size_t i = (size_t)key[1] & (m->cap - 1);
+    for (;;) {
+        int64_t s = m->slot[i];
+        if (s < 0 || (keys[2 * s] == key[0] && keys[2 * s + 1] == key[1])) return i;
+        i = (i + 1) & (m->cap - 1);
+    }
+}
+
+/* Index whose key equals key, or -1. */
+static int64_t hmap_get(const struct hmap *m, const uint64_t *keys, const uint64_t key[2]) {
+    if (!m->cap) return -1;
+    return m->slot[hmap_slot(m, keys, key)];
+}
+
+/* Inserts index idx (its key keys[2 idx..] must be absent). */
+static int hmap_put(struct hmap *m, const uint64_t *keys, int64_t idx) {
+    if ((m->count + 1) * 2 > m->cap) {
+        struct hmap big;
+        int rc = hmap_init(&big, m->count + 1);
+        if (rc != ST_OK) return rc;
+        for (size_t i = 0; i < m->cap; i++)
+            if (m->slot[i] >= 0) big.slot[hmap_slot(&big, keys, keys + 2 * m->slot[i])] = m->slot[i];
+        big.count = m->count;
+        hmap_free(m);
+        *m = big;
+    }
+    m->slot[hmap_slot(m, keys, keys + 2 * idx)] = idx;
+    m->count++;
+    return ST_OK;
+}
+
+/* XXH3-128 of a string as two words (the map's key). */
+static void id_key(const char *s, uint64_t key[2]) {
+    uint8_t h[16];
+    hash128(s, strlen(s), h);
+    memcpy(key, h, 16);
+}
+
 /* --- class tables ------------------------------------------------------- */
 
 struct classes {
@@ -143,11 +214,10 @@ static void classes_free(struct classes *c) {
 
 /* --- the state of one run ------------------------------------------------ */
 
+/* One CSV record: where to read it again (csv_seek), not its fields. */
 struct row {
-    int64_t line;
-    char *id, *name, *path; /* owned */
-    char **lev;             /* (L) owned */
-    char **keep;            /* (K) owned */
+    int64_t line;           /* 1-based line where the record starts */
+    int64_t offset;         /* byte offset of the record in the CSV */
     int rejected;           /* 1 once a reject was recorded for it */
 };
 
@@ -173,9 +243,16 @@ struct ingest {
     int L, K;
     int rank, size;
 
+    /* The CSV is kept as offsets, not fields: a row's fields are read again
+     * (row_fetch) when a phase needs them, so memory per product does not
+     * depend on the length of its names, paths and attributes. */
+    struct csv *rd;          /* second reader, for row_fetch */
+    int id_col, name_col, img_col;
+    int *lev_col, *keep_col; /* (L), (K) */
     struct row *rows;        /* (n_rows) every data record, CSV order */
+    uint64_t *row_idh;       /* (n_rows, 2) XXH3-128 of the id (0 when the id was bad) */
     int64_t n_rows, cap_rows;
-    struct idmap ids;        /* CSV id -> row index of its first valid occurrence */
+    struct hmap ids;         /* id hash -> row index of its first valid occurrence */
     int64_t *cand;           /* (n_cand) row indices that passed the row checks */
     int64_t n_cand;
     struct reject_list rejects;
@@ -185,18 +262,20 @@ struct ingest {
     struct image_opts iopt;
     struct resize_opts ropt;
 
-    /* The catalog rows after this run (old rows first on --update). */
+    /* The catalog rows after this run (old rows first on --update): only the
+     * fixed-size columns; the string columns (id, name, path, attrs) are
+     * written from the CSV in slabs (write_strings) and otherwise stay as
+     * the work copy has them. */
     int64_t old_n, n, cap;
-    struct idmap old_ids;    /* old id -> row */
-    char *p_id;              /* (cap, 64) */
-    char *p_name;            /* (cap, 256) */
+    uint64_t *old_idh;       /* (old_n, 2) XXH3-128 of the old ids */
+    struct hmap old_ids;     /* old id hash -> row */
+    uint64_t *p_nameh;       /* (cap) XXH3-64 of the stored name (change detection) */
+    int64_t *p_src;          /* (cap) CSV row index that fills the row's strings, -1 = kept */
     int32_t *p_labels;       /* (cap, L) */
     uint8_t *p_hash;         /* (cap, 16) XXH3-128, big-endian */
     uint8_t *p_status;       /* (cap) */
     uint8_t *p_dirty;        /* (cap) */
-    char *p_path;            /* (cap, 512) */
     int64_t *p_line;         /* (cap) */
-    char **p_attrs;          /* (K) each (cap, 128) */
     struct classes *cls;     /* (L) */
 
     uint8_t *cand_ok;        /* (n_cand) 1 accepted after pass A */
@@ -209,34 +288,25 @@ struct ingest {
     double tm[TM_COUNT];     /* this rank's seconds per phase (enum tm_phase) */
 };
 
-static void row_free(struct ingest *g, struct row *r) {
-    free(r->id);
-    free(r->name);
-    free(r->path);
-    for (int l = 0; r->lev && l < g->L; l++) free(r->lev[l]);
-    for (int k = 0; r->keep && k < g->K; k++) free(r->keep[k]);
-    free(r->lev);
-    free(r->keep);
-}
-
 static void ingest_free(struct ingest *g) {
-    for (int64_t i = 0; i < g->n_rows; i++) row_free(g, &g->rows[i]);
+    csv_close(g->rd);
+    free(g->lev_col);
+    free(g->keep_col);
     free(g->rows);
-    idmap_free(&g->ids);
-    idmap_free(&g->old_ids);
+    free(g->row_idh);
+    hmap_free(&g->ids);
+    free(g->old_idh);
+    hmap_free(&g->old_ids);
     free(g->cand);
     rejects_free(&g->rejects);
     if (g->root_ok) safepath_root_free(&g->root);
-    free(g->p_id);
-    free(g->p_name);
+    free(g->p_nameh);
+    free(g->p_src);
     free(g->p_labels);
     free(g->p_hash);
     free(g->p_status);
     free(g->p_dirty);
-    free(g->p_path);
     free(g->p_line);
-    for (int k = 0; g->p_attrs && k < g->K; k++) free(g->p_attrs[k]);
-    free(g->p_attrs);
     for (int l = 0; g->cls && l < g->L; l++) classes_free(&g->cls[l]);
     free(g->cls);
     free(g->cand_ok);
@@ -255,12 +325,34 @@ void ingest_rejects_path(const struct config *cfg, const char *catalog_path, cha
 
 /* Records a reject; row-level rejects are known on every rank, so only rank 0
  * prints them (print != 0); image rejects are printed by the rank that saw them. */
-static int reject(struct ingest *g, struct reject_list *list, const struct row *r, const char *id,
+static int reject(struct ingest *g, struct reject_list *list, int64_t line, const char *id,
                   const char *path, const char *reason, int print) {
     if (print)
         log_warn(STAGE, "%s:%lld: skipped product '%s' (image '%s'): %s", g->csv_path,
-                 (long long)r->line, id ? id : "", path ? path : "", reason);
-    return rejects_add(list, r->line, id ? id : "", path ? path : "", reason);
+                 (long long)line, id ? id : "", path ? path : "", reason);
+    return rejects_add(list, line, id ? id : "", path ? path : "", reason);
+}
+
+/* Field `col` of a record, "" when the record is too short. */
+static const char *fld(const struct csv_row *r, int col) {
+    return col >= 0 && (size_t)col < r->field_count ? r->fields[col] : "";
+}
+
+/* Reads CSV row ri again into *cr (valid until the next row_fetch). The id
+ * must hash as it did in load_csv: the CSV must not change during a run. */
+static int row_fetch(struct ingest *g, int64_t ri, struct csv_row *cr) {
+    int rc = ST_OK, have = 0;
+    const struct row *r = &g->rows[ri];
+    TRY(csv_seek(g->rd, r->offset, r->line));
+    int st = csv_next(g->rd, cr, &have);
+    if (st == ST_ERR) TRY(st);
+    uint64_t key[2] = {0, 0};
+    if (have && st == ST_OK) id_key(fld(cr, g->id_col), key);
+    REQUIRE(have && st == ST_OK && key[0] == g->row_idh[2 * ri] && key[1] == g->row_idh[2 * ri + 1],
+            ST_DATA, "%s:%lld: the CSV changed while ingest was running; rerun", g->csv_path,
+            (long long)r->line);
+fail:
+    return rc;
 }
 
 /* --- 1. the CSV ---------------------------------------------------------- */
@@ -282,12 +374,6 @@ static int header_column(struct csv *c, const char *csv_path, const char *name, 
                    csv_path, name, key, cols, key);
 }
 
-/* Copy of a field, or "" when the row is too short. */
-static char *field_dup(const struct csv_row *r, int col) {
-    if (col < 0 || (size_t)col >= r->field_count) return strdup("");
-    return strdup(r->fields[col]);
-}
-
 /* 0 when the field is fine; else writes a reason. Checks embedded NULs and UTF-8. */
 static int field_bad(const struct csv_row *r, int col, const char *what, char *reason, size_t n) {
     if (col < 0 || (size_t)col >= r->field_count) return 0;
@@ -302,13 +388,13 @@ static int field_bad(const struct csv_row *r, int col, const char *what, char *r
     return 0;
 }
 
-/* Parses the CSV and runs the row-level checks. Same result on every rank. */
+/* Streams the CSV and runs the row-level checks. Same result on every rank.
+ * Keeps per record its line, offset and id hash (40 bytes) plus 16 bytes of
+ * the duplicate-id map; the fields are read again when needed (row_fetch). */
 static int load_csv(struct ingest *g) {
     int rc = ST_OK;
     const struct config *cfg = g->cfg;
     struct csv *c = NULL;
-    int *lev_col = NULL, *keep_col = NULL;
-    int id_col, name_col, img_col;
     int64_t name_limit = cfg->ingest.max_name_bytes;
     if (name_limit > CATALOG_NAME_BYTES - 1) name_limit = CATALOG_NAME_BYTES - 1;
 
@@ -316,20 +402,21 @@ static int load_csv(struct ingest *g) {
         FAIL(ST_USAGE, "%s: CSV file not found; give the product CSV with --csv FILE or ingest.csv",
              g->csv_path);
     TRY(csv_open(g->csv_path, &c));
-    TRY(header_column(c, g->csv_path, cfg->ingest.id_column, "ingest.id_column", &id_col));
-    TRY(header_column(c, g->csv_path, cfg->ingest.name_column, "ingest.name_column", &name_col));
-    TRY(header_column(c, g->csv_path, cfg->ingest.image_column, "ingest.image_column", &img_col));
-    lev_col = calloc((size_t)g->L + 1, sizeof *lev_col);
-    keep_col = calloc((size_t)g->K + 1, sizeof *keep_col);
-    TRY_ALLOC(lev_col);
-    TRY_ALLOC(keep_col);
+    TRY(csv_open(g->csv_path, &g->rd));
+    TRY(header_column(c, g->csv_path, cfg->ingest.id_column, "ingest.id_column", &g->id_col));
+    TRY(header_column(c, g->csv_path, cfg->ingest.name_column, "ingest.name_column", &g->name_col));
+    TRY(header_column(c, g->csv_path, cfg->ingest.image_column, "ingest.image_column", &g->img_col));
+    TRY_ALLOC(g->lev_col = calloc((size_t)g->L + 1, sizeof *g->lev_col));
+    TRY_ALLOC(g->keep_col = calloc((size_t)g->K + 1, sizeof *g->keep_col));
     for (int l = 0; l < g->L; l++)
-        TRY(header_column(c, g->csv_path, cfg->ingest.levels.items[l], "ingest.levels", &lev_col[l]));
+        TRY(header_column(c, g->csv_path, cfg->ingest.levels.items[l], "ingest.levels",
+                          &g->lev_col[l]));
     for (int k = 0; k < g->K; k++)
         TRY(header_column(c, g->csv_path, cfg->ingest.keep_columns.items[k], "ingest.keep_columns",
-                          &keep_col[k]));
+                          &g->keep_col[k]));
     size_t header_fields = csv_header(c)->field_count;
-    TRY(idmap_init(&g->ids, 1024));
+    TRY(hmap_init(&g->ids, 1024));
+    const int id_col = g->id_col, name_col = g->name_col, img_col = g->img_col;
 
     for (;;) {
         struct csv_row cr;
@@ -338,10 +425,10 @@ static int load_csv(struct ingest *g) {
         if (st == ST_ERR) TRY(st);
         if (!have) {
             if (st != ST_OK) {
-            char why[1024];
-            snprintf(why, sizeof why, "%s", err_msg());
-            FAIL(ST_DATA, "%s; nothing was ingested", why);
-        }
+                char why[1024];
+                snprintf(why, sizeof why, "%s", err_msg());
+                FAIL(ST_DATA, "%s; nothing was ingested", why);
+            }
             break;
         }
         if (g->n_rows == g->cap_rows) {
@@ -349,71 +436,78 @@ static int load_csv(struct ingest *g) {
             struct row *p = realloc(g->rows, (size_t)cap * sizeof *p);
             TRY_ALLOC(p);
             g->rows = p;
+            uint64_t *q = realloc(g->row_idh, (size_t)cap * 2 * sizeof *q);
+            TRY_ALLOC(q);
+            g->row_idh = q;
             g->cap_rows = cap;
         }
-        struct row *r = &g->rows[g->n_rows++];
+        int64_t ri = g->n_rows++;
+        struct row *r = &g->rows[ri];
         memset(r, 0, sizeof *r);
+        g->row_idh[2 * ri] = g->row_idh[2 * ri + 1] = 0;
         r->line = cr.line;
-        r->id = field_dup(&cr, id_col);
-        r->name = field_dup(&cr, name_col);
-        r->path = field_dup(&cr, img_col);
-        r->lev = calloc((size_t)g->L + 1, sizeof *r->lev);
-        r->keep = calloc((size_t)g->K + 1, sizeof *r->keep);
-        TRY_ALLOC(r->id);
-        TRY_ALLOC(r->name);
-        TRY_ALLOC(r->path);
-        TRY_ALLOC(r->lev);
-        TRY_ALLOC(r->keep);
-        for (int l = 0; l < g->L; l++) TRY_ALLOC(r->lev[l] = field_dup(&cr, lev_col[l]));
-        for (int k = 0; k < g->K; k++) TRY_ALLOC(r->keep[k] = field_dup(&cr, keep_col[k]));
+        r->offset = cr.offset;
+        const char *id = fld(&cr, id_col), *name = fld(&cr, name_col), *path = fld(&cr, img_col);
+        char mine[CATALOG_ID_BYTES]; /* this row's id, kept while the first row is re-read */
 
         char reason[CATALOG_REASON_BYTES] = "";
         if (st == ST_DATA) {
             snprintf(reason, sizeof reason, "wrong number of columns (%zu, the header has %zu)",
                      cr.field_count, header_fields);
-        } else if (!r->id[0]) {
+        } else if (!id[0]) {
             snprintf(reason, sizeof reason, "empty id");
         } else if (field_bad(&cr, id_col, "id", reason, sizeof reason)) {
-        } else if (strlen(r->id) > CATALOG_ID_BYTES - 1) {
-            snprintf(reason, sizeof reason, "id too long (%zu bytes > %d)", strlen(r->id),
+        } else if (strlen(id) > CATALOG_ID_BYTES - 1) {
+            snprintf(reason, sizeof reason, "id too long (%zu bytes > %d)", strlen(id),
                      CATALOG_ID_BYTES - 1);
         } else {
-            int64_t first = idmap_get(&g->ids, r->id);
+            id_key(id, g->row_idh + 2 * ri);
+            int64_t first = hmap_get(&g->ids, g->row_idh, g->row_idh + 2 * ri);
             if (first >= 0) {
+                /* Same 128-bit hash: confirm with the first row's own id. */
+                snprintf(mine, sizeof mine, "%s", id);
+                struct csv_row fr;
+                TRY(row_fetch(g, first, &fr));
+                REQUIRE(!strcmp(fld(&fr, id_col), mine), ST_ERR,
+                        "%s:%lld: ids '%s' and '%s' (line %lld) have the same XXH3-128 hash; "
+                        "rename one of them", g->csv_path, (long long)cr.line, mine,
+                        fld(&fr, id_col), (long long)g->rows[first].line);
                 snprintf(reason, sizeof reason, "duplicate id (first on line %lld)",
                          (long long)g->rows[first].line);
+                id = mine; /* cr is still valid: row_fetch used the other reader */
             } else {
-                TRY(idmap_put(&g->ids, r->id, g->n_rows - 1));
+                TRY(hmap_put(&g->ids, g->row_idh, ri));
                 if (field_bad(&cr, name_col, "name", reason, sizeof reason)) {
-                } else if ((int64_t)strlen(r->name) > name_limit) {
+                } else if ((int64_t)strlen(name) > name_limit) {
                     snprintf(reason, sizeof reason, "name too long (%zu bytes > %lld)",
-                             strlen(r->name), (long long)name_limit);
+                             strlen(name), (long long)name_limit);
                 } else if (field_bad(&cr, img_col, "image path", reason, sizeof reason)) {
-                } else if (strlen(r->path) > CATALOG_PATH_BYTES - 1) {
+                } else if (strlen(path) > CATALOG_PATH_BYTES - 1) {
                     snprintf(reason, sizeof reason, "image path too long (%zu bytes > %d)",
-                             strlen(r->path), CATALOG_PATH_BYTES - 1);
+                             strlen(path), CATALOG_PATH_BYTES - 1);
                 } else {
                     for (int l = 0; l < g->L && !reason[0]; l++) {
                         char what[200];
+                        const char *lev = fld(&cr, g->lev_col[l]);
                         snprintf(what, sizeof what, "column '%s'", cfg->ingest.levels.items[l]);
-                        if (field_bad(&cr, lev_col[l], what, reason, sizeof reason)) break;
-                        if (strlen(r->lev[l]) > CATALOG_CLASS_BYTES - 1)
+                        if (field_bad(&cr, g->lev_col[l], what, reason, sizeof reason)) break;
+                        if (strlen(lev) > CATALOG_CLASS_BYTES - 1)
                             snprintf(reason, sizeof reason,
                                      "category name too long in column '%s' (%zu bytes > %d)",
-                                     cfg->ingest.levels.items[l], strlen(r->lev[l]),
+                                     cfg->ingest.levels.items[l], strlen(lev),
                                      CATALOG_CLASS_BYTES - 1);
                     }
                     for (int k = 0; k < g->K && !reason[0]; k++) {
                         char what[200];
                         snprintf(what, sizeof what, "column '%s'", cfg->ingest.keep_columns.items[k]);
-                        field_bad(&cr, keep_col[k], what, reason, sizeof reason);
+                        field_bad(&cr, g->keep_col[k], what, reason, sizeof reason);
                     }
                 }
             }
         }
         if (reason[0]) {
             r->rejected = 1;
-            TRY(reject(g, &g->rejects, r, r->id, r->path, reason, g->rank == 0));
+            TRY(reject(g, &g->rejects, r->line, id, path, reason, g->rank == 0));
         }
     }
     g->counts.csv_rows = g->n_rows;
@@ -422,8 +516,6 @@ static int load_csv(struct ingest *g) {
     for (int64_t i = 0; i < g->n_rows; i++)
         if (!g->rows[i].rejected) g->cand[g->n_cand++] = i;
 fail:
-    free(lev_col);
-    free(keep_col);
     csv_close(c);
     return rc;
 }
@@ -434,19 +526,53 @@ static int alloc_rows(struct ingest *g, int64_t cap) {
     int rc = ST_OK;
     size_t n = (size_t)(cap ? cap : 1);
     g->cap = cap;
-    TRY_ALLOC(g->p_id = calloc(n, CATALOG_ID_BYTES));
-    TRY_ALLOC(g->p_name = calloc(n, CATALOG_NAME_BYTES));
+    TRY_ALLOC(g->p_nameh = calloc(n, sizeof *g->p_nameh));
+    TRY_ALLOC(g->p_src = malloc(n * sizeof *g->p_src));
+    for (size_t i = 0; i < n; i++) g->p_src[i] = -1;
     TRY_ALLOC(g->p_labels = calloc(n * (size_t)(g->L ? g->L : 1), sizeof *g->p_labels));
     TRY_ALLOC(g->p_hash = calloc(n, 16));
     TRY_ALLOC(g->p_status = calloc(n, 1));
     TRY_ALLOC(g->p_dirty = calloc(n, 1));
-    TRY_ALLOC(g->p_path = calloc(n, CATALOG_PATH_BYTES));
     TRY_ALLOC(g->p_line = calloc(n, sizeof *g->p_line));
-    TRY_ALLOC(g->p_attrs = calloc((size_t)g->K + 1, sizeof *g->p_attrs));
-    for (int k = 0; k < g->K; k++) TRY_ALLOC(g->p_attrs[k] = calloc(n, CATALOG_ATTR_BYTES));
     TRY_ALLOC(g->cls = calloc((size_t)g->L + 1, sizeof *g->cls));
     for (int l = 0; l < g->L; l++) TRY(idmap_init(&g->cls[l].map, 256));
 fail:
+    return rc;
+}
+
+/* XXH3-64 of a stored fixed-width name (up to its NUL). */
+static uint64_t name_key(const char *fixed) { return hash64(fixed, strnlen(fixed, CATALOG_NAME_BYTES)); }
+
+#define OLD_SLAB 4096 /* rows of the old string columns read at a time */
+
+/* Reads the old /products/id and /products/name in slabs of OLD_SLAB rows
+ * (every rank, collective) and keeps only their hashes: 24 bytes per old row
+ * instead of 320. */
+static int load_old_strings(struct ingest *g, struct catalog *c, hid_t t_id, hid_t t_name) {
+    int rc = ST_OK;
+    char *buf = NULL; /* (OLD_SLAB, CATALOG_NAME_BYTES) */
+    TRY_ALLOC(buf = malloc((size_t)OLD_SLAB * CATALOG_NAME_BYTES));
+    TRY_ALLOC(g->old_idh = malloc((size_t)(g->old_n ? g->old_n : 1) * 16));
+    for (int64_t b = 0; b < g->old_n; b += OLD_SLAB) {
+        int64_t cnt = g->old_n - b < OLD_SLAB ? g->old_n - b : OLD_SLAB;
+        TRY(catalog_read_rows(c, "/products/id", t_id, b, cnt, buf));
+        for (int64_t i = 0; i < cnt; i++) {
+            char *id = buf + i * CATALOG_ID_BYTES;
+            id[CATALOG_ID_BYTES - 1] = '\0';
+            id_key(id, g->old_idh + 2 * (b + i));
+            REQUIRE(hmap_get(&g->old_ids, g->old_idh, g->old_idh + 2 * (b + i)) < 0, ST_DATA,
+                    "%s: id '%s' appears twice in /products/id", catalog_path(c), id);
+            TRY(hmap_put(&g->old_ids, g->old_idh, b + i));
+        }
+        TRY(catalog_read_rows(c, "/products/name", t_name, b, cnt, buf));
+        for (int64_t i = 0; i < cnt; i++) {
+            char *name = buf + i * CATALOG_NAME_BYTES;
+            name[CATALOG_NAME_BYTES - 1] = '\0';
+            g->p_nameh[b + i] = name_key(name);
+        }
+    }
+fail:
+    free(buf);
     return rc;
 }
 
@@ -481,13 +607,13 @@ fail:
 
 static int load_old(struct ingest *g, struct catalog *c) {
     int rc = ST_OK;
-    hid_t t_id = -1, t_name = -1, t_cls = -1, t_path = -1, t_attr = -1;
+    hid_t t_id = -1, t_name = -1, t_cls = -1;
     char *levels = NULL, *names = NULL;
     int64_t nlev = 0;
     const struct config *cfg = g->cfg;
     g->old_n = catalog_count(c);
     TRY(alloc_rows(g, g->old_n + g->n_cand));
-    TRY(idmap_init(&g->old_ids, (size_t)g->old_n));
+    TRY(hmap_init(&g->old_ids, (size_t)g->old_n));
     if (!catalog_exists(c, "/products/id")) return ST_OK; /* an empty catalog */
 
     /* Settings that must not change between nights. */
@@ -502,8 +628,6 @@ static int load_old(struct ingest *g, struct catalog *c) {
     TRY_H5(t_id = catalog_str_type(CATALOG_ID_BYTES));
     TRY_H5(t_name = catalog_str_type(CATALOG_NAME_BYTES));
     TRY_H5(t_cls = catalog_str_type(CATALOG_CLASS_BYTES));
-    TRY_H5(t_path = catalog_str_type(CATALOG_PATH_BYTES));
-    TRY_H5(t_attr = catalog_str_type(CATALOG_ATTR_BYTES));
     TRY(catalog_read_all(c, "/categories/levels", t_cls, (void **)&levels, &nlev));
     int same = nlev == g->L;
     for (int l = 0; same && l < g->L; l++)
@@ -515,28 +639,13 @@ static int load_old(struct ingest *g, struct catalog *c) {
             catalog_path(c), (long long)nlev, nlev ? levels : "", g->L);
 
     int64_t n = g->old_n;
-    TRY(read_into(c, "/products/id", t_id, g->p_id, CATALOG_ID_BYTES, n));
-    TRY(read_into(c, "/products/name", t_name, g->p_name, CATALOG_NAME_BYTES, n));
+    TRY(load_old_strings(g, c, t_id, t_name));
     if (g->L) TRY(read_into(c, "/products/labels", H5T_NATIVE_INT32, g->p_labels,
                             (size_t)g->L * sizeof(int32_t), n));
     TRY(read_into(c, "/products/hash", H5T_NATIVE_UINT8, g->p_hash, 16, n));
     TRY(read_into(c, "/products/status", H5T_NATIVE_UINT8, g->p_status, 1, n));
     TRY(read_into(c, "/products/dirty", H5T_NATIVE_UINT8, g->p_dirty, 1, n));
-    TRY(read_into(c, "/products/image_path", t_path, g->p_path, CATALOG_PATH_BYTES, n));
     TRY(read_into(c, "/products/source_line", H5T_NATIVE_INT64, g->p_line, sizeof(int64_t), n));
-    for (int k = 0; k < g->K; k++) {
-        char name[256];
-        snprintf(name, sizeof name, "/products/attrs/%s", cfg->ingest.keep_columns.items[k]);
-        if (catalog_exists(c, name))
-            TRY(read_into(c, name, t_attr, g->p_attrs[k], CATALOG_ATTR_BYTES, n));
-    }
-    for (int64_t i = 0; i < n; i++) {
-        char *id = g->p_id + i * CATALOG_ID_BYTES;
-        id[CATALOG_ID_BYTES - 1] = '\0';
-        REQUIRE(idmap_get(&g->old_ids, id) < 0, ST_DATA, "%s: id '%s' appears twice in /products/id",
-                catalog_path(c), id);
-        TRY(idmap_put(&g->old_ids, id, i));
-    }
     for (int l = 0; l < g->L; l++) {
         char name[256];
         int64_t count = 0;
@@ -559,16 +668,15 @@ fail:
     if (t_id >= 0) H5Tclose(t_id);
     if (t_name >= 0) H5Tclose(t_name);
     if (t_cls >= 0) H5Tclose(t_cls);
-    if (t_path >= 0) H5Tclose(t_path);
-    if (t_attr >= 0) H5Tclose(t_attr);
     return rc;
 }
 
 /* --- 3. pass A: read, hash, check ----------------------------------------- */
 
-/* Checks candidate row r: on success *ok = 1 and hash set; on a bad image
- * *ok = 0 and reason set. ST_ERR only for failures that are not the data's. */
-static int check_image(struct ingest *g, const struct row *r, uint8_t hash[16], int *ok,
+/* Checks the image `path` of CSV row ri: on success *ok = 1 and hash set;
+ * on a bad image *ok = 0 and reason set. ST_ERR only for failures that are
+ * not the data's. */
+static int check_image(struct ingest *g, int64_t ri, const char *path, uint8_t hash[16], int *ok,
                        char *reason, size_t reason_size) {
     int rc = ST_OK;
     char *abs = NULL, *bytes = NULL;
@@ -576,7 +684,7 @@ static int check_image(struct ingest *g, const struct row *r, uint8_t hash[16], 
     struct image im = {0};
     double t_start = time_now();
     *ok = 0;
-    int st = safepath_resolve(&g->root, r->path, &abs);
+    int st = safepath_resolve(&g->root, path, &abs);
     if (st == ST_DATA) {
         snprintf(reason, reason_size, "%s", err_msg());
         goto fail;
@@ -589,7 +697,7 @@ static int check_image(struct ingest *g, const struct row *r, uint8_t hash[16], 
     hash128(bytes, nbytes, hash);
     double t0 = time_now();
     g->tm[TM_A_READ] += t0 - t_start;
-    int64_t old = idmap_get(&g->old_ids, r->id);
+    int64_t old = hmap_get(&g->old_ids, g->old_idh, g->row_idh + 2 * ri);
     if (old >= 0 && !memcmp(g->p_hash + old * 16, hash, 16)) {
         *ok = 1; /* same bytes as an image that was accepted before: no decode */
         goto fail;
@@ -625,7 +733,7 @@ static int stop_check(void) {
 static int pass_a(struct ingest *g) {
     int rc = ST_OK;
     int64_t b, e;
-    int64_t *xa = NULL;                  /* (n_cand, 3): flag (1 ok, 2 rejected), hash hi, lo */
+    int *hc = NULL, *hd = NULL;          /* (size) byte counts / displacements of the hashes */
     struct reject_list local = {0};
     struct reject *all = NULL;
     int *counts = NULL, *displs = NULL;
@@ -633,25 +741,37 @@ static int pass_a(struct ingest *g) {
     dist_shard_range(g->n_cand, g->rank, g->size, &b, &e);
     int64_t per_rank = (g->n_cand + g->size - 1) / g->size;
     int64_t batches = (per_rank + PASS_A_BATCH - 1) / PASS_A_BATCH;
-    TRY_ALLOC(xa = calloc((size_t)(g->n_cand ? g->n_cand : 1) * 3, sizeof *xa));
+    /* Each rank fills its shard of cand_ok (1 ok, 2 rejected) and cand_hash;
+     * one allgatherv of each then gives every rank all of them (17 bytes per
+     * candidate, no reduction over the whole table). */
+    REQUIRE(g->n_cand < INT_MAX / 16, ST_USAGE, "%s: %lld candidate rows; at most %d per run",
+            g->csv_path, (long long)g->n_cand, INT_MAX / 16 - 1);
+    TRY_ALLOC(g->cand_ok = calloc((size_t)(g->n_cand ? g->n_cand : 1), 1));
+    TRY_ALLOC(g->cand_hash = calloc((size_t)(g->n_cand ? g->n_cand : 1), 16));
     progress_begin(&pr, STAGE, "images checked", g->n_cand);
     int st = ST_OK; /* this rank's; once failed it checks no more images */
     for (int64_t k = 0; k < batches; k++) {
         if (st == ST_OK) st = fault_point("ingest.batch");
         int64_t i0 = b + k * PASS_A_BATCH, i1 = i0 + PASS_A_BATCH < e ? i0 + PASS_A_BATCH : e;
         for (int64_t i = i0; st == ST_OK && i < i1; i++) {
-            const struct row *r = &g->rows[g->cand[i]];
+            int64_t ri = g->cand[i];
+            struct csv_row cr;
             uint8_t hash[16];
             int ok = 0;
             char reason[CATALOG_REASON_BYTES] = "";
-            st = check_image(g, r, hash, &ok, reason, sizeof reason);
+            double tf = time_now();
+            st = row_fetch(g, ri, &cr);
+            g->tm[TM_A_READ] += time_now() - tf;
+            if (st != ST_OK) break;
+            const char *path = fld(&cr, g->img_col);
+            st = check_image(g, ri, path, hash, &ok, reason, sizeof reason);
             if (st != ST_OK) break;
             if (ok) {
-                xa[i * 3] = 1;
-                memcpy(&xa[i * 3 + 1], hash, 16);
+                g->cand_ok[i] = 1;
+                memcpy(g->cand_hash + i * 16, hash, 16);
             } else {
-                xa[i * 3] = 2;
-                st = reject(g, &local, r, r->id, r->path, reason, 1);
+                g->cand_ok[i] = 2;
+                st = reject(g, &local, g->rows[ri].line, fld(&cr, g->id_col), path, reason, 1);
             }
         }
         /* Agreement (errors, stop requests) every PASS_A_SYNC batches: each
@@ -665,7 +785,19 @@ static int pass_a(struct ingest *g) {
     }
     progress_end(&pr);
     double ts = time_now();
-    TRY(dist_allreduce_sum_i64(xa, (size_t)g->n_cand * 3));
+    TRY_ALLOC(hc = calloc((size_t)g->size, sizeof *hc));
+    TRY_ALLOC(hd = calloc((size_t)g->size, sizeof *hd));
+    for (int r = 0; r < g->size; r++) {
+        int64_t rb, re;
+        dist_shard_range(g->n_cand, r, g->size, &rb, &re);
+        hc[r] = (int)(re - rb);
+        hd[r] = (int)rb;
+    }
+    TRY_MPI(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, g->cand_ok, hc, hd, MPI_BYTE,
+                           dist_comm()));
+    for (int r = 0; r < g->size; r++) hc[r] *= 16, hd[r] *= 16;
+    TRY_MPI(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, g->cand_hash, hc, hd, MPI_BYTE,
+                           dist_comm()));
 
     /* Reject records of every rank, as bytes. */
     TRY_ALLOC(counts = calloc((size_t)g->size, sizeof *counts));
@@ -683,18 +815,16 @@ static int pass_a(struct ingest *g) {
     for (size_t i = 0; i < (size_t)total / sizeof(struct reject); i++)
         TRY(rejects_add(&g->rejects, all[i].line, all[i].id, all[i].path, all[i].reason));
 
-    TRY_ALLOC(g->cand_ok = calloc((size_t)(g->n_cand ? g->n_cand : 1), 1));
-    TRY_ALLOC(g->cand_hash = calloc((size_t)(g->n_cand ? g->n_cand : 1), 16));
     for (int64_t i = 0; i < g->n_cand; i++) {
-        REQUIRE(xa[i * 3] == 1 || xa[i * 3] == 2, ST_ERR,
-                "internal: candidate %lld checked %lld times", (long long)i, (long long)xa[i * 3]);
-        g->cand_ok[i] = xa[i * 3] == 1;
-        if (g->cand_ok[i]) memcpy(g->cand_hash + i * 16, &xa[i * 3 + 1], 16);
-        else g->rows[g->cand[i]].rejected = 1;
+        REQUIRE(g->cand_ok[i] == 1 || g->cand_ok[i] == 2, ST_ERR,
+                "internal: candidate %lld was not checked (flag %d)", (long long)i, g->cand_ok[i]);
+        g->cand_ok[i] = g->cand_ok[i] == 1;
+        if (!g->cand_ok[i]) g->rows[g->cand[i]].rejected = 1;
     }
     g->tm[TM_A_SYNC] += time_now() - ts;
 fail:
-    free(xa);
+    free(hc);
+    free(hd);
     free(all);
     free(counts);
     free(displs);
@@ -720,21 +850,24 @@ static int assemble(struct ingest *g) {
     int64_t n_work = 0;
     for (int64_t i = 0; i < g->n_cand; i++) {
         if (!g->cand_ok[i]) continue;
-        const struct row *r = &g->rows[g->cand[i]];
+        int64_t ri = g->cand[i];
+        struct csv_row cr;
+        TRY(row_fetch(g, ri, &cr));
         const uint8_t *hash = g->cand_hash + i * 16;
         ct->accepted++;
         for (int l = 0; l < g->L; l++) {
+            const char *lev = fld(&cr, g->lev_col[l]);
             lab[l] = -1;
-            if (r->lev[l][0]) TRY(classes_index(&g->cls[l], r->lev[l], &lab[l]));
+            if (lev[0]) TRY(classes_index(&g->cls[l], lev, &lab[l]));
         }
         char name[CATALOG_NAME_BYTES];
-        rejects_copy_utf8(name, sizeof name, r->name);
-        int64_t row = idmap_get(&g->old_ids, r->id);
+        rejects_copy_utf8(name, sizeof name, fld(&cr, g->name_col));
+        uint64_t nameh = name_key(name);
+        int64_t row = hmap_get(&g->old_ids, g->old_idh, g->row_idh + 2 * ri);
         int pixels = 0;
         if (row >= 0) {
             int hash_changed = memcmp(g->p_hash + row * 16, hash, 16) != 0;
-            int changed = hash_changed ||
-                          memcmp(g->p_name + row * CATALOG_NAME_BYTES, name, sizeof name) != 0 ||
+            int changed = hash_changed || g->p_nameh[row] != nameh ||
                           (g->L && memcmp(g->p_labels + row * g->L, lab, (size_t)g->L * sizeof *lab));
             if (g->p_status[row] == PRODUCT_REMOVED) ct->reactivated++;
             if (changed) {
@@ -748,18 +881,14 @@ static int assemble(struct ingest *g) {
             row = g->n++;
             ct->new_count++;
             g->p_dirty[row] = 1;
-            rejects_copy_utf8(g->p_id + row * CATALOG_ID_BYTES, CATALOG_ID_BYTES, r->id);
             pixels = 1;
         }
         g->p_status[row] = PRODUCT_ACTIVE;
-        memcpy(g->p_name + row * CATALOG_NAME_BYTES, name, sizeof name);
+        g->p_nameh[row] = nameh;
+        g->p_src[row] = ri; /* id, name, path, attrs are written from this CSV row */
         if (g->L) memcpy(g->p_labels + row * g->L, lab, (size_t)g->L * sizeof *lab);
         memcpy(g->p_hash + row * 16, hash, 16);
-        rejects_copy_utf8(g->p_path + row * CATALOG_PATH_BYTES, CATALOG_PATH_BYTES, r->path);
-        g->p_line[row] = r->line;
-        for (int k = 0; k < g->K; k++)
-            rejects_copy_utf8(g->p_attrs[k] + row * CATALOG_ATTR_BYTES, CATALOG_ATTR_BYTES,
-                              r->keep[k]);
+        g->p_line[row] = g->rows[ri].line;
         if (pixels) {
             pairs[n_work * 2] = i;
             pairs[n_work * 2 + 1] = row;
@@ -770,7 +899,7 @@ static int assemble(struct ingest *g) {
      * new row was rejected is present (its id is in the CSV): its old row stays. */
     for (int64_t row = 0; row < g->old_n; row++) {
         if (g->p_status[row] != PRODUCT_ACTIVE) continue;
-        if (idmap_get(&g->ids, g->p_id + row * CATALOG_ID_BYTES) >= 0) continue;
+        if (hmap_get(&g->ids, g->row_idh, g->old_idh + 2 * row) >= 0) continue;
         g->p_status[row] = PRODUCT_REMOVED;
         ct->removed++;
     }
@@ -857,17 +986,22 @@ fail:
 static int render(struct ingest *g, struct resizer *rz, int64_t ci, uint8_t *dst) {
     int rc = ST_OK;
     const struct row *r = &g->rows[g->cand[ci]];
+    struct csv_row cr;
+    char path[CATALOG_PATH_BYTES];
     char *abs = NULL, *bytes = NULL;
     size_t nbytes = 0;
     struct image im = {0};
     uint8_t hash[16];
     double t0 = time_now(), t1, t2;
-    TRY(safepath_resolve(&g->root, r->path, &abs));
+    path[0] = '\0';
+    TRY(row_fetch(g, g->cand[ci], &cr));
+    snprintf(path, sizeof path, "%s", fld(&cr, g->img_col));
+    TRY(safepath_resolve(&g->root, path, &abs));
     TRY(fs_read_all(abs, &bytes, &nbytes));
     hash128(bytes, nbytes, hash);
     REQUIRE(!memcmp(hash, g->cand_hash + ci * 16, 16), ST_DATA,
             "%s:%lld: image '%s' changed while ingest was running; rerun", g->csv_path,
-            (long long)r->line, r->path);
+            (long long)r->line, path);
     t1 = time_now();
     g->tm[TM_B_READ] += t1 - t0;
     TRY(image_decode(bytes, nbytes, &g->iopt, &im));
@@ -877,7 +1011,7 @@ static int render(struct ingest *g, struct resizer *rz, int64_t ci, uint8_t *dst
     g->tm[TM_B_RESIZE] += time_now() - t2;
 fail:
     if (rc != ST_OK && rc != ST_ERR)
-        err_wrap(rc, "%s:%lld: image '%s'", g->csv_path, (long long)r->line, r->path);
+        err_wrap(rc, "%s:%lld: image '%s'", g->csv_path, (long long)r->line, path);
     image_free(&im);
     free(abs);
     free(bytes);
@@ -943,20 +1077,156 @@ fail:
 
 /* --- 6. the per-product datasets, categories, attributes ------------------ */
 
-/* Creates or grows a per-product dataset to n rows and writes all rows from
- * rank 0 (every rank holds the same arrays). */
+/* Creates or grows a per-product dataset to n rows (a new one is zero-filled). */
+static int column_dataset(struct ingest *g, struct catalog *c, const char *name, hid_t type,
+                          int ndims, hsize_t inner) {
+    if (catalog_exists(c, name)) return catalog_extend(c, name, g->n);
+    hsize_t dims[2] = {(hsize_t)g->n, inner};
+    return catalog_create_dataset(c, name, type, ndims, dims, NULL, 1, g->cfg->catalog.deflate);
+}
+
+/* Creates or grows a fixed-size per-product dataset and writes it from buf
+ * (n rows, identical on every rank): each rank writes its own row range. */
 static int write_column(struct ingest *g, struct catalog *c, const char *name, hid_t type, int ndims,
-                        hsize_t inner, const void *buf) {
+                        hsize_t inner, const void *buf, size_t row_bytes) {
     int rc = ST_OK;
-    if (catalog_exists(c, name)) {
-        TRY(catalog_extend(c, name, g->n));
-    } else {
-        hsize_t dims[2] = {(hsize_t)g->n, inner};
-        TRY(catalog_create_dataset(c, name, type, ndims, dims, NULL, 1, g->cfg->catalog.deflate));
-    }
-    int64_t count = g->rank == 0 ? g->n : 0;
-    TRY(catalog_write_rows(c, name, type, 0, count, buf));
+    int64_t b, e;
+    TRY(column_dataset(g, c, name, type, ndims, inner));
+    dist_shard_range(g->n, g->rank, g->size, &b, &e);
+    TRY(catalog_write_rows(c, name, type, b, e - b, (const char *)buf + (size_t)b * row_bytes));
 fail:
+    return rc;
+}
+
+#define STR_SLAB 4096 /* rows of the string columns written per call */
+
+/* Independent write of `count` rows (ascending `rows`, buf (count, row)) to
+ * the open 1-D dataset d; count 0 writes nothing. Only for unfiltered
+ * datasets: parallel HDF5 writes such chunks through (no chunk cache), so
+ * two ranks may write different rows of one chunk without a collective. */
+static int write_rows_indep(hid_t d, hid_t type, const int64_t *rows, int64_t count,
+                            const void *buf) {
+    int rc = ST_OK;
+    hid_t fs = -1, ms = -1;
+    if (count == 0) return ST_OK;
+    TRY_H5(fs = H5Dget_space(d));
+    hsize_t md[1] = {(hsize_t)count};
+    TRY_H5(ms = H5Screate_simple(1, md, NULL));
+    int first = 1;
+    for (int64_t i = 0; i < count;) {
+        int64_t j = i + 1;
+        while (j < count && rows[j] == rows[j - 1] + 1) j++;
+        hsize_t start[1] = {(hsize_t)rows[i]}, cnt[1] = {(hsize_t)(j - i)};
+        TRY_H5(H5Sselect_hyperslab(fs, first ? H5S_SELECT_SET : H5S_SELECT_OR, start, NULL, cnt,
+                                   NULL));
+        first = 0;
+        i = j;
+    }
+    TRY_H5(H5Dwrite(d, type, ms, fs, H5P_DEFAULT, buf));
+fail:
+    if (ms >= 0) H5Sclose(ms);
+    if (fs >= 0) H5Sclose(fs);
+    return rc;
+}
+
+/* One slab of string column `col` (0 id, 1 name, 2 image_path, 3 + k attrs):
+ * collective with deflate (filtered chunks need it), else independent into
+ * the dataset opened (collectively) in d[col]. */
+static int write_str_slab(struct ingest *g, struct catalog *c, char **dnames, const hid_t *d,
+                          int col, hid_t type, const int64_t *rows, int64_t count,
+                          const void *buf) {
+    if (g->cfg->catalog.deflate > 0)
+        return catalog_write_row_list(c, dnames[col], type, rows, count, buf);
+    return write_rows_indep(d[col], type, rows, count, buf);
+}
+
+/* The string columns (id, name, image_path, attrs/<col>) of the rows this
+ * run wrote (p_src >= 0): each rank takes the rows of its row range, reads
+ * their fields again from the CSV and writes them in slabs of STR_SLAB rows
+ * (one row-list write per column and slab, independent unless deflated;
+ * the other rows keep what the work copy has). Memory: STR_SLAB * (64 + 256 + 512 + 128 K)
+ * bytes, whatever the catalog's size. */
+static int write_strings(struct ingest *g, struct catalog *c, hid_t t_id, hid_t t_name,
+                         hid_t t_path, hid_t t_attr) {
+    int rc = ST_OK;
+    char *ids = NULL, *names = NULL, *paths = NULL, *attrs = NULL; /* (STR_SLAB, width) each */
+    int64_t *rows = NULL;                                           /* (STR_SLAB) ascending */
+    char **dn = NULL;                                               /* (3 + K) dataset names */
+    hid_t *d = NULL;                                                /* (3 + K) open datasets */
+    const int n_col = 3 + g->K;
+    const struct config *cfg = g->cfg;
+    int64_t b, e;
+    TRY_ALLOC(ids = malloc((size_t)STR_SLAB * CATALOG_ID_BYTES));
+    TRY_ALLOC(names = malloc((size_t)STR_SLAB * CATALOG_NAME_BYTES));
+    TRY_ALLOC(paths = malloc((size_t)STR_SLAB * CATALOG_PATH_BYTES));
+    TRY_ALLOC(attrs = malloc((size_t)STR_SLAB * CATALOG_ATTR_BYTES * (size_t)(g->K ? g->K : 1)));
+    TRY_ALLOC(rows = malloc((size_t)STR_SLAB * sizeof *rows));
+    TRY_ALLOC(dn = calloc((size_t)n_col, sizeof *dn));
+    TRY_ALLOC(d = malloc((size_t)n_col * sizeof *d));
+    for (int i = 0; i < n_col; i++) d[i] = -1;
+    TRY_ALLOC(dn[0] = strdup("/products/id"));
+    TRY_ALLOC(dn[1] = strdup("/products/name"));
+    TRY_ALLOC(dn[2] = strdup("/products/image_path"));
+    for (int k = 0; k < g->K; k++) {
+        char name[256];
+        snprintf(name, sizeof name, "/products/attrs/%s", cfg->ingest.keep_columns.items[k]);
+        TRY_ALLOC(dn[3 + k] = strdup(name));
+    }
+    for (int i = 0; i < n_col; i++) {
+        hid_t t = i == 0 ? t_id : i == 1 ? t_name : i == 2 ? t_path : t_attr;
+        TRY(column_dataset(g, c, dn[i], t, 1, 0));
+        if (cfg->catalog.deflate <= 0) TRY_H5(d[i] = H5Dopen2(catalog_file(c), dn[i], H5P_DEFAULT));
+    }
+    dist_shard_range(g->n, g->rank, g->size, &b, &e);
+    int64_t mine = 0;
+    for (int64_t i = b; i < e; i++) mine += g->p_src[i] >= 0;
+    int64_t slabs = (mine + STR_SLAB - 1) / STR_SLAB;
+    const int coll = cfg->catalog.deflate > 0;
+    /* Collective writes need the same number of calls on every rank. */
+    if (coll) TRY_MPI(MPI_Allreduce(MPI_IN_PLACE, &slabs, 1, MPI_INT64_T, MPI_MAX, dist_comm()));
+    int64_t next = b;
+    int st = ST_OK;
+    for (int64_t s = 0; s < slabs && (st == ST_OK || coll); s++) {
+        int64_t cnt = 0;
+        for (; next < e && cnt < STR_SLAB && st == ST_OK; next++) {
+            int64_t ri = g->p_src[next];
+            if (ri < 0) continue;
+            struct csv_row cr;
+            st = row_fetch(g, ri, &cr);
+            if (st != ST_OK) break;
+            rows[cnt] = next;
+            rejects_copy_utf8(ids + cnt * CATALOG_ID_BYTES, CATALOG_ID_BYTES, fld(&cr, g->id_col));
+            rejects_copy_utf8(names + cnt * CATALOG_NAME_BYTES, CATALOG_NAME_BYTES,
+                              fld(&cr, g->name_col));
+            rejects_copy_utf8(paths + cnt * CATALOG_PATH_BYTES, CATALOG_PATH_BYTES,
+                              fld(&cr, g->img_col));
+            for (int k = 0; k < g->K; k++)
+                rejects_copy_utf8(attrs + ((size_t)k * STR_SLAB + (size_t)cnt) * CATALOG_ATTR_BYTES,
+                                  CATALOG_ATTR_BYTES, fld(&cr, g->keep_col[k]));
+            cnt++;
+        }
+        if (coll) TRY(dist_agree(st));
+        if (st != ST_OK) break;
+        st = write_str_slab(g, c, dn, d, 0, t_id, rows, cnt, ids);
+        if (st == ST_OK) st = write_str_slab(g, c, dn, d, 1, t_name, rows, cnt, names);
+        if (st == ST_OK) st = write_str_slab(g, c, dn, d, 2, t_path, rows, cnt, paths);
+        for (int k = 0; k < g->K && st == ST_OK; k++)
+            st = write_str_slab(g, c, dn, d, 3 + k, t_attr, rows, cnt,
+                                attrs + (size_t)k * STR_SLAB * CATALOG_ATTR_BYTES);
+        if (coll) TRY(dist_agree(st));
+    }
+    TRY(dist_agree(st));
+fail:
+    for (int i = 0; d && i < n_col; i++)
+        if (d[i] >= 0) H5Dclose(d[i]);
+    for (int i = 0; dn && i < n_col; i++) free(dn[i]);
+    free(dn);
+    free(d);
+    free(ids);
+    free(names);
+    free(paths);
+    free(attrs);
+    free(rows);
     return rc;
 }
 
@@ -970,20 +1240,17 @@ static int write_tables(struct ingest *g, struct catalog *c) {
     TRY_H5(t_cls = catalog_str_type(CATALOG_CLASS_BYTES));
     TRY_H5(t_path = catalog_str_type(CATALOG_PATH_BYTES));
     TRY_H5(t_attr = catalog_str_type(CATALOG_ATTR_BYTES));
-    TRY(write_column(g, c, "/products/id", t_id, 1, 0, g->p_id));
-    TRY(write_column(g, c, "/products/name", t_name, 1, 0, g->p_name));
+    double t0 = time_now();
+    TRY(write_strings(g, c, t_id, t_name, t_path, t_attr));
+    double t1 = time_now();
     if (g->L) TRY(write_column(g, c, "/products/labels", H5T_NATIVE_INT32, 2, (hsize_t)g->L,
-                               g->p_labels));
-    TRY(write_column(g, c, "/products/hash", H5T_NATIVE_UINT8, 2, 16, g->p_hash));
-    TRY(write_column(g, c, "/products/status", H5T_NATIVE_UINT8, 1, 0, g->p_status));
-    TRY(write_column(g, c, "/products/dirty", H5T_NATIVE_UINT8, 1, 0, g->p_dirty));
-    TRY(write_column(g, c, "/products/image_path", t_path, 1, 0, g->p_path));
-    TRY(write_column(g, c, "/products/source_line", H5T_NATIVE_INT64, 1, 0, g->p_line));
-    for (int k = 0; k < g->K; k++) {
-        char name[256];
-        snprintf(name, sizeof name, "/products/attrs/%s", cfg->ingest.keep_columns.items[k]);
-        TRY(write_column(g, c, name, t_attr, 1, 0, g->p_attrs[k]));
-    }
+                               g->p_labels, (size_t)g->L * sizeof *g->p_labels));
+    TRY(write_column(g, c, "/products/hash", H5T_NATIVE_UINT8, 2, 16, g->p_hash, 16));
+    TRY(write_column(g, c, "/products/status", H5T_NATIVE_UINT8, 1, 0, g->p_status, 1));
+    TRY(write_column(g, c, "/products/dirty", H5T_NATIVE_UINT8, 1, 0, g->p_dirty, 1));
+    TRY(write_column(g, c, "/products/source_line", H5T_NATIVE_INT64, 1, 0, g->p_line,
+                     sizeof *g->p_line));
+    double t2 = time_now();
 
     /* /categories: levels and one class table per level (appended, never reordered). */
     size_t most = (size_t)(g->L ? g->L : 1);
@@ -1019,6 +1286,8 @@ static int write_tables(struct ingest *g, struct catalog *c) {
     TRY(catalog_mark_complete(c, "/images"));
     TRY(catalog_mark_complete(c, "/products"));
     TRY(catalog_mark_complete(c, "/categories"));
+    log_debug(STAGE, "rank %d tables (s): strings %.3f, fixed-size columns %.3f, categories and "
+                     "attributes %.3f", g->rank, t1 - t0, t2 - t1, time_now() - t2);
 fail:
     free(buf);
     if (a >= 0) H5Aclose(a);
@@ -1124,6 +1393,7 @@ int ingest_run(const struct config *cfg, const char *catalog_path, int update,
     log_info(STAGE, "%s: %lld rows, %lld passed the row checks", g.csv_path,
              (long long)g.n_rows, (long long)g.n_cand);
 
+    double tb = time_now();
     TRY(dist_agree(catalog_begin(catalog_path, STAGE, !update, &txn)));
     in_txn = 1;
     if (txn.resumed) {
@@ -1135,15 +1405,18 @@ int ingest_run(const struct config *cfg, const char *catalog_path, int update,
         TRY(dist_agree(catalog_begin(catalog_path, STAGE, !update, &txn)));
         in_txn = 1;
     }
+    double tl = time_now();
     TRY(dist_agree(load_old(&g, txn.cat)));
     TRY(dist_agree(run_begin(txn.cat, STAGE, cfg, &run)));
     in_run = 1;
 
     double t1 = time_now();
     TRY(pass_a(&g));
+    double ta = time_now();
     TRY(dist_agree(assemble(&g)));
     rejects_sort(&g.rejects);
     double t_check = time_now() - t1;
+    double t_begin = tl - tb, t_old = t1 - tl, t_pass_a = ta - t1, t_assemble = time_now() - ta;
 
     double ratio = g.n_rows ? (double)g.counts.rejected / (double)g.n_rows : 0.0;
     if (ratio > cfg->ingest.max_reject_ratio) {
@@ -1168,6 +1441,7 @@ int ingest_run(const struct config *cfg, const char *catalog_path, int update,
 
     double t3 = time_now();
     TRY(dist_agree(write_tables(&g, txn.cat)));
+    double t_tables = time_now() - t3;
     TRY(dist_agree(rejects_write_h5(&g.rejects, txn.cat, run.id)));
     double t_write = time_now() - t3;
     double tm[4] = {t_parse, t_check, t_pixels, t_write};
@@ -1185,8 +1459,16 @@ int ingest_run(const struct config *cfg, const char *catalog_path, int update,
     TRY(dist_agree(metrics(&g, txn.cat, &run)));
     in_run = 0;
     TRY(dist_agree(run_end(txn.cat, &run)));
+    double tc = time_now();
     TRY(dist_agree(catalog_commit(&txn)));
     in_txn = 0;
+    /* Where the time goes outside the image loops, this rank (every rank does
+     * the serial parts itself; collective parts wait for the slowest rank). */
+    log_debug(STAGE, "rank %d serial/collective phases (s): parse %.3f, begin (copy) %.3f, "
+                     "load_old %.3f, pass_a %.3f, assemble %.3f, pixels %.3f, tables %.3f, "
+                     "rejects %.3f, commit %.3f",
+              g.rank, t_parse, t_begin, t_old, t_pass_a, t_assemble, t_pixels, t_tables,
+              t_write - t_tables, time_now() - tc);
     st = g.rank == 0 ? rejects_write_csv(&g.rejects, rejects_csv) : ST_OK;
     TRY(dist_agree(st));
     log_info(STAGE, "%s: %lld products (%lld rows in the catalog) in %.1f s; rejects in %s",

@@ -1,10 +1,11 @@
 /* ingest.h - `assort ingest`: a product CSV + image folder -> the HDF5 catalog.
  *
  * Semantics (rows, labels, update, rejects, atomicity): docs/ingest.md.
- * In short: every rank parses the whole CSV and runs the row-level checks
- * identically; image work is sharded over ranks in two passes (A: read,
- * hash, decode to check; B: decode, resize, collective write of pixels in
- * small batches). Everything is written into a work copy of the catalog
+ * In short: every rank streams the whole CSV and runs the row-level checks
+ * identically, keeping record offsets and id hashes, not fields; image work
+ * is sharded over ranks in two passes (A: read, hash, decode to check; B:
+ * decode, resize, write of pixels in small batches); each rank writes the
+ * per-product columns of its own row range. Everything is written into a work copy of the catalog
  * (catalog_begin) and committed only at the end; any failure or stop
  * discards the work copy, so the previous catalog is never touched.
  */

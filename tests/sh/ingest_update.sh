@@ -147,4 +147,55 @@ m = new[f"/runs/{sorted(new['/runs'])[-1]}/metrics_json"][()]
 assert b'"reactivated": 20' in m, m
 PY
 echo "ok: night 3 reactivated the removed products"
+
+# --- night 4: names and labels change, paths move, a duplicate id -------------------
+# Change detection compares name and labels (stored as hashes / indices) and the
+# strings are rewritten from the CSV: 5 renamed + 5 relabelled = 10 changed; 3
+# products point to a copy of their image (same bytes: unchanged, new path); the
+# duplicate id is rejected (the first occurrence wins).
+mkdir -p "$t/n4"; cp -r "$t/demo/images" "$t/n4/images"
+"$py" - "$t/demo/catalog.csv" "$t/n4" <<'PY'
+import csv, shutil, sys
+src, n4 = sys.argv[1:3]
+rows = list(csv.reader(open(src, newline="", encoding="utf-8")))
+head, body = rows[0], rows[1:]
+img, name, art = head.index("image"), head.index("name"), head.index("article_type")
+for i in range(400, 405): body[i][name] += " v2"
+for i in range(500, 505): body[i][art] = "NewType"
+for i in range(600, 603):
+    new = body[i][img].replace(".jpg", "_moved.jpg")
+    shutil.copy(f"{n4}/{body[i][img]}", f"{n4}/{new}")
+    body[i][img] = new
+body.append(list(body[10]))
+with open(f"{n4}/catalog.csv", "w", newline="", encoding="utf-8") as f:
+    w = csv.writer(f, lineterminator="\n"); w.writerow(head); w.writerows(body)
+PY
+"$py" -c "import h5py,sys; f=h5py.File(sys.argv[1],'r+'); f['/products/dirty'][:]=0; f.close()" "$t/c2.h5"
+cp "$t/c2.h5" "$t/night3.h5"
+$MPIEXEC -n 2 "$ASSORT_BIN" ingest "${set_[@]}" --update --csv "$t/n4/catalog.csv" --images "$t/n4" \
+  "$t/c2.h5" > "$t/out4" 2>/dev/null
+cat "$t/out4"
+grep -q "2000 accepted: 0 new, 10 changed, 1990 unchanged, 0 removed, 1 rejected; 0 images written" "$t/out4"
+"$py" - "$t/night3.h5" "$t/c2.h5" "$t/n4/catalog.csv" <<'PY'
+import csv, sys, h5py
+old, new = (h5py.File(p, "r") for p in sys.argv[1:3])
+body = list(csv.DictReader(open(sys.argv[3], newline="", encoding="utf-8")))[:2000]
+ids = [s.decode() for s in new["/products/id"][:2000]]
+assert ids == [r["id"] for r in body], "ids moved"
+names = [s.decode() for s in new["/products/name"][:2000]]
+paths = [s.decode() for s in new["/products/image_path"][:2000]]
+assert names == [r["name"] for r in body], "names not rewritten from the CSV"
+assert paths == [r["image"] for r in body], "paths not refreshed"
+cls = [s.decode() for s in new["/categories/article_type"][:]]
+old_cls = [s.decode() for s in old["/categories/article_type"][:]]
+assert cls == old_cls + ["NewType"], "class table not appended"
+lab = new["/products/labels"][:2000]
+assert (lab[500:505, 2] == len(cls) - 1).all(), lab[500:505]
+dirty = new["/products/dirty"][:2000]
+changed = set(range(400, 405)) | set(range(500, 505))
+assert [r for r in range(2000) if dirty[r]] == sorted(changed), "dirty flags"
+assert (old["/products/hash"][:] == new["/products/hash"][:]).all()
+assert (old["/images/pixels"][:] == new["/images/pixels"][:]).all()
+PY
+echo "ok: night 4 names/labels changed, paths refreshed, duplicate rejected"
 echo "1 passed, 0 failed"

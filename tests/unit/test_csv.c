@@ -8,6 +8,7 @@
 #include "util/status.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -97,6 +98,73 @@ int main(void) {
         csv_close(c);
         c = NULL;
         EXPECT_INT(csv_open("/nonexistent/x.csv", &c), ST_ERR);
+    }
+
+    /* Record offsets and csv_seek: offsets counted by hand (BOM 3 bytes,
+     * "a,b\r\n" 5, a blank "\r\n" 2, a record with a quoted newline 8), then every record
+     * read again by seeking, in reverse order. */
+    {
+        static const char d[] = "\xEF\xBB\xBF" "a,b\r\n" "\r\n" "1,\"x\ny\"\n" "2,z";
+        const char *p = write_tmp("seek.csv", d, sizeof d - 1);
+        struct csv *c = NULL;
+        EXPECT_INT(csv_open(p, &c), ST_OK);
+        if (c) {
+            const int64_t want_off[2] = {10, 18}, want_line[2] = {3, 5};
+            const char *want_f1[2] = {"x\ny", "z"};
+            struct csv_row row;
+            int have;
+            for (int i = 0; i < 2; i++) {
+                EXPECT_INT(csv_next(c, &row, &have), ST_OK);
+                EXPECT(have && row.offset == want_off[i], "seek.csv record %d: offset %lld, expected %lld",
+                       i, (long long)row.offset, (long long)want_off[i]);
+            }
+            for (int i = 1; i >= 0; i--) {
+                EXPECT_INT(csv_seek(c, want_off[i], want_line[i]), ST_OK);
+                EXPECT_INT(csv_next(c, &row, &have), ST_OK);
+                EXPECT(have && row.field_count == 2 && !strcmp(row.fields[1], want_f1[i]) &&
+                           row.line == want_line[i] && row.offset == want_off[i],
+                       "seek.csv record %d read again: '%s' line %lld", i, have ? row.fields[1] : "",
+                       (long long)row.line);
+            }
+            /* Reading goes on from the record sought: record 1, then the end. */
+            EXPECT_INT(csv_next(c, &row, &have), ST_OK);
+            EXPECT(have && !strcmp(row.fields[1], "z"), "seek.csv: record 1 after record 0");
+            EXPECT_INT(csv_next(c, &row, &have), ST_OK);
+            EXPECT(!have, "seek.csv: a record after the last one");
+            csv_close(c);
+        }
+        /* Past the 64 KiB read-ahead window: 5,000 records of known lengths. */
+        enum { NREC = 5000 };
+        static int64_t off[NREC];
+        size_t cap = 64 + (size_t)NREC * 64, used = 0;
+        char *big = malloc(cap);
+        EXPECT(big != NULL, "malloc");
+        if (big) {
+            used += (size_t)snprintf(big, cap, "id,name\n");
+            for (int i = 0; i < NREC; i++) {
+                off[i] = (int64_t)used;
+                used += (size_t)snprintf(big + used, cap - used, "%d,name %0*d\n", i, i % 40 + 1, i);
+            }
+            p = write_tmp("seek_big.csv", big, used);
+            c = NULL;
+            EXPECT_INT(csv_open(p, &c), ST_OK);
+            struct csv_row row;
+            int have, bad = 0;
+            for (int i = 0; c && i < NREC; i++)
+                if (csv_next(c, &row, &have) != ST_OK || !have || row.offset != off[i]) bad++;
+            EXPECT(bad == 0, "seek_big.csv: %d of %d record offsets differ from the written ones", bad, NREC);
+            bad = 0;
+            for (int i = NREC - 1; c && i >= 0; i -= 7) {
+                char want[16];
+                snprintf(want, sizeof want, "%d", i);
+                if (csv_seek(c, off[i], i + 2) != ST_OK || csv_next(c, &row, &have) != ST_OK || !have ||
+                    strcmp(row.fields[0], want) || row.line != i + 2)
+                    bad++;
+            }
+            EXPECT(bad == 0, "seek_big.csv: %d records read wrongly after csv_seek", bad);
+            csv_close(c);
+            free(big);
+        }
     }
 
     /* utf8_valid on RFC 3629 boundaries. */
