@@ -194,6 +194,7 @@ struct ingest {
     uint8_t *p_hash;         /* (cap, 16) XXH3-128, big-endian */
     uint8_t *p_status;       /* (cap) */
     uint8_t *p_dirty;        /* (cap) */
+    uint8_t *p_needs_sim;    /* (cap) 1 = new/changed since the last similarity run */
     char *p_path;            /* (cap, 512) */
     int64_t *p_line;         /* (cap) */
     char **p_attrs;          /* (K) each (cap, 128) */
@@ -233,6 +234,7 @@ static void ingest_free(struct ingest *g) {
     free(g->p_hash);
     free(g->p_status);
     free(g->p_dirty);
+    free(g->p_needs_sim);
     free(g->p_path);
     free(g->p_line);
     for (int k = 0; g->p_attrs && k < g->K; k++) free(g->p_attrs[k]);
@@ -440,6 +442,7 @@ static int alloc_rows(struct ingest *g, int64_t cap) {
     TRY_ALLOC(g->p_hash = calloc(n, 16));
     TRY_ALLOC(g->p_status = calloc(n, 1));
     TRY_ALLOC(g->p_dirty = calloc(n, 1));
+    TRY_ALLOC(g->p_needs_sim = calloc(n, 1));
     TRY_ALLOC(g->p_path = calloc(n, CATALOG_PATH_BYTES));
     TRY_ALLOC(g->p_line = calloc(n, sizeof *g->p_line));
     TRY_ALLOC(g->p_attrs = calloc((size_t)g->K + 1, sizeof *g->p_attrs));
@@ -522,6 +525,12 @@ static int load_old(struct ingest *g, struct catalog *c) {
     TRY(read_into(c, "/products/hash", H5T_NATIVE_UINT8, g->p_hash, 16, n));
     TRY(read_into(c, "/products/status", H5T_NATIVE_UINT8, g->p_status, 1, n));
     TRY(read_into(c, "/products/dirty", H5T_NATIVE_UINT8, g->p_dirty, 1, n));
+    /* A catalog from before the flag: no similarity run is known to cover any
+     * row, so every old row needs one (docs/catalog-format.md). */
+    if (catalog_exists(c, "/products/needs_similarity"))
+        TRY(read_into(c, "/products/needs_similarity", H5T_NATIVE_UINT8, g->p_needs_sim, 1, n));
+    else if (n)
+        memset(g->p_needs_sim, 1, (size_t)n);
     TRY(read_into(c, "/products/image_path", t_path, g->p_path, CATALOG_PATH_BYTES, n));
     TRY(read_into(c, "/products/source_line", H5T_NATIVE_INT64, g->p_line, sizeof(int64_t), n));
     for (int k = 0; k < g->K; k++) {
@@ -736,10 +745,14 @@ static int assemble(struct ingest *g) {
             int changed = hash_changed ||
                           memcmp(g->p_name + row * CATALOG_NAME_BYTES, name, sizeof name) != 0 ||
                           (g->L && memcmp(g->p_labels + row * g->L, lab, (size_t)g->L * sizeof *lab));
-            if (g->p_status[row] == PRODUCT_REMOVED) ct->reactivated++;
+            if (g->p_status[row] == PRODUCT_REMOVED) {
+                ct->reactivated++;
+                g->p_needs_sim[row] = 1; /* absent from the neighbour lists while removed */
+            }
             if (changed) {
                 ct->changed++;
                 g->p_dirty[row] = 1;
+                g->p_needs_sim[row] = 1;
             } else {
                 ct->unchanged++;
             }
@@ -748,6 +761,7 @@ static int assemble(struct ingest *g) {
             row = g->n++;
             ct->new_count++;
             g->p_dirty[row] = 1;
+            g->p_needs_sim[row] = 1;
             rejects_copy_utf8(g->p_id + row * CATALOG_ID_BYTES, CATALOG_ID_BYTES, r->id);
             pixels = 1;
         }
@@ -977,6 +991,7 @@ static int write_tables(struct ingest *g, struct catalog *c) {
     TRY(write_column(g, c, "/products/hash", H5T_NATIVE_UINT8, 2, 16, g->p_hash));
     TRY(write_column(g, c, "/products/status", H5T_NATIVE_UINT8, 1, 0, g->p_status));
     TRY(write_column(g, c, "/products/dirty", H5T_NATIVE_UINT8, 1, 0, g->p_dirty));
+    TRY(write_column(g, c, "/products/needs_similarity", H5T_NATIVE_UINT8, 1, 0, g->p_needs_sim));
     TRY(write_column(g, c, "/products/image_path", t_path, 1, 0, g->p_path));
     TRY(write_column(g, c, "/products/source_line", H5T_NATIVE_INT64, 1, 0, g->p_line));
     for (int k = 0; k < g->K; k++) {
