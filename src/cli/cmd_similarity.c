@@ -391,9 +391,9 @@ int cmd_similarity(int argc, char **argv) {
     /* The rows queried tonight need no similarity any more: their flags are
      * cleared in this transaction, so they are committed with the results or
      * not at all. Rank 0 writes the whole column. */
-    if (!needs) {
+    if (!needs) { /* a catalog from before the flag: every active row needed it */
         TRY_ALLOC(needs = calloc((size_t)n + 1, 1));
-        if (!strcmp(query_mode, "changed")) memset(needs, 1, (size_t)n);
+        for (int64_t r = 0; r < n; r++) needs[r] = !status || status[r] != PRODUCT_REMOVED;
     }
     int64_t flagged_left = 0;
     for (int64_t r = 0; r < n; r++) {

@@ -5,3 +5,4 @@
 assort_sh_test(slurm_scripts sh/slurm_scripts.sh LABELS slurm TIMEOUT 60)
 assort_sh_test(slurm_mpi sh/slurm_mpi.sh LABELS slurm TIMEOUT 300)
 assort_sh_test(slurm_requeue sh/slurm_requeue.sh LABELS slurm TIMEOUT 300)
+assort_sh_test(slurm_watchdog sh/slurm_watchdog.sh LABELS slurm TIMEOUT 300)
