@@ -225,8 +225,18 @@ int cmd_similarity(int argc, char **argv) {
     /* queries: this rank's shard; all usable rows, the dirty ones, or the ones
      * flagged needs_similarity (a catalog from before the flag: all rows). */
     int have_needs = catalog_exists(c, "/products/needs_similarity");
-    if (have_needs)
-        TRY(catalog_read_all(c, "/products/needs_similarity", H5T_NATIVE_UINT8, (void **)&needs, NULL));
+    int64_t needs_rows = 0;
+    if (have_needs) {
+        TRY(catalog_read_all(c, "/products/needs_similarity", H5T_NATIVE_UINT8, (void **)&needs,
+                             &needs_rows));
+        REQUIRE(needs_rows <= n, ST_DATA, "%s: /products/needs_similarity has %lld rows, /products/id "
+                "%lld; the catalog is damaged", ctx.pos[0], (long long)needs_rows, (long long)n);
+        /* rows appended by an ingest from before the flag: they need a run */
+        uint8_t *grown = realloc(needs, (size_t)n + 1);
+        TRY_ALLOC(grown);
+        needs = grown;
+        if (n > needs_rows) memset(needs + needs_rows, 1, (size_t)(n - needs_rows));
+    }
     if (!strcmp(query_mode, "dirty")) {
         REQUIRE(catalog_exists(c, "/products/dirty"), ST_DATA,
                 "%s: --query dirty needs /products/dirty; use --query all", ctx.pos[0]);
@@ -404,6 +414,8 @@ int cmd_similarity(int argc, char **argv) {
         hsize_t nd1[1] = {(hsize_t)n};
         TRY(catalog_create_dataset(c, "/products/needs_similarity", H5T_NATIVE_UINT8, 1, nd1, NULL, 1,
                                    cfg->catalog.deflate));
+    } else if (needs_rows < n) {
+        TRY(catalog_extend(c, "/products/needs_similarity", n));
     }
     TRY(catalog_write_rows(c, "/products/needs_similarity", H5T_NATIVE_UINT8, 0,
                            dist_rank() == 0 ? n : 0, needs));

@@ -527,10 +527,17 @@ static int load_old(struct ingest *g, struct catalog *c) {
     TRY(read_into(c, "/products/dirty", H5T_NATIVE_UINT8, g->p_dirty, 1, n));
     /* A catalog from before the flag: no similarity run is known to cover any
      * row, so every old row needs one (docs/catalog-format.md). */
-    if (catalog_exists(c, "/products/needs_similarity"))
-        TRY(read_into(c, "/products/needs_similarity", H5T_NATIVE_UINT8, g->p_needs_sim, 1, n));
-    else if (n)
-        memset(g->p_needs_sim, 1, (size_t)n);
+    if (n) memset(g->p_needs_sim, 1, (size_t)n);
+    if (catalog_exists(c, "/products/needs_similarity")) {
+        /* rows an ingest from before the flag appended stay set */
+        uint8_t *ns = NULL;
+        int64_t ns_rows = 0;
+        TRY(catalog_read_all(c, "/products/needs_similarity", H5T_NATIVE_UINT8, (void **)&ns, &ns_rows));
+        if (ns_rows <= n) memcpy(g->p_needs_sim, ns, (size_t)ns_rows);
+        free(ns);
+        REQUIRE(ns_rows <= n, ST_DATA, "%s: /products/needs_similarity has %lld rows, /products/id %lld; "
+                "the catalog is damaged", catalog_path(c), (long long)ns_rows, (long long)n);
+    }
     TRY(read_into(c, "/products/image_path", t_path, g->p_path, CATALOG_PATH_BYTES, n));
     TRY(read_into(c, "/products/source_line", H5T_NATIVE_INT64, g->p_line, sizeof(int64_t), n));
     for (int k = 0; k < g->K; k++) {

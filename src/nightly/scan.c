@@ -79,9 +79,15 @@ int night_scan(const char *catalog_path, const char *csv_path, const char *image
             TRY(catalog_read_all(c, "/products/status", H5T_NATIVE_UINT8, (void **)&status, NULL));
             TRY(catalog_read_all(c, "/products/dirty", H5T_NATIVE_UINT8, (void **)&dirty, NULL));
             out->have_needs_sim = catalog_exists(c, "/products/needs_similarity");
-            if (out->have_needs_sim)
+            if (out->have_needs_sim) {
+                int64_t nr = 0;
                 TRY(catalog_read_all(c, "/products/needs_similarity", H5T_NATIVE_UINT8, (void **)&needs,
-                                     NULL));
+                                     &nr));
+                uint8_t *grown = realloc(needs, (size_t)n);
+                TRY_ALLOC(grown);
+                needs = grown; /* rows appended without the flag need a run */
+                if (nr < n) memset(needs + (nr > 0 ? nr : 0), 1, (size_t)(n - (nr > 0 ? nr : 0)));
+            }
             int nd = 0;
             hsize_t d[8];
             TRY(catalog_dims(c, "/products/labels", &nd, d));

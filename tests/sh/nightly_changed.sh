@@ -142,6 +142,12 @@ a extract old.h5 >/dev/null
 a similarity --query changed old.h5 >/dev/null
 expect "old catalog without the flag: --query changed queries every usable product (302) and creates it cleared" \
   [ "$(pyc old.h5 'r = record(sims()[-1]); "%d %d %d" % (r["queries"], len(f["/products/needs_similarity"]), int(f["/products/needs_similarity"][:].sum()))')" = "302 307 0" ]
+# a flag column shorter than the catalog (rows appended by an ingest from before the flag)
+cp cat.h5 short.h5
+"$py" -c 'import h5py, sys; f = h5py.File(sys.argv[1], "r+"); d = f["/products/needs_similarity"]; d.resize((300,)); d[...] = 0' short.h5
+a similarity --query changed short.h5 >/dev/null
+expect "short flag column: the 7 rows past its end are queried, the column grows to 307, cleared" \
+  [ "$(pyc short.h5 'r = record(sims()[-1]); "%s %d %d" % (sorted(ids[q] for q in sims()[-1]["query_rows"][:]) == sorted(night["new"]), len(f["/products/needs_similarity"]), int(f["/products/needs_similarity"][:].sum()))' n2)" = "True 307 0" ]
 rc=0; "$ASSORT_BIN" similarity --query sometimes cat.h5 2> e.txt || rc=$?
 expect "unknown --query: exit 2 naming the choices (got $rc)" bash -c "[ $rc -eq 2 ] && grep -q 'use all, dirty or changed' e.txt"
 
