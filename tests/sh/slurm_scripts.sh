@@ -43,7 +43,8 @@ expect "ingest.sbatch exists" test -f "$s/ingest.sbatch"
 # gpu) before it connects: a script that gets as far as "Unable to contact slurm
 # controller" has a header sbatch accepts (checked: --bogus, --gpus-per-task=x fail).
 if command -v sbatch >/dev/null; then
-  printf '%s\n' ClusterName=x SlurmctldHost=localhost SlurmctldPort=1 SelectType=select/cons_tres \
+  # MessageTimeout=1: sbatch gives up at once (the default retries the connect ~18 s)
+  printf '%s\n' ClusterName=x SlurmctldHost=localhost SlurmctldPort=1 MessageTimeout=1 SelectType=select/cons_tres \
     GresTypes=gpu 'NodeName=localhost CPUs=8 Gres=gpu:1' 'PartitionName=p Nodes=localhost Default=YES' > "$tmp/min.conf"
   printf '#!/bin/bash\n#SBATCH --gpus-per-task=x\ntrue\n' > "$tmp/bad.sbatch"
   for f in "$s"/*.sbatch "$tmp/bad.sbatch"; do
