@@ -104,7 +104,13 @@ int night_scan(const char *catalog_path, const char *csv_path, const char *image
             out->have_features = 1;
             snprintf(grp, sizeof grp, "/features/%s/valid", cfg->train.features);
             if (n > 0 && catalog_exists(c, grp)) {
-                TRY(catalog_read_all(c, grp, H5T_NATIVE_UINT8, (void **)&valid, NULL));
+                int64_t vr = 0;
+                TRY(catalog_read_all(c, grp, H5T_NATIVE_UINT8, (void **)&valid, &vr));
+                /* rows ingested since the last extract are not in /features yet: not valid */
+                uint8_t *grown = realloc(valid, (size_t)n);
+                TRY_ALLOC(grown);
+                valid = grown;
+                if (vr < n) memset(valid + (vr > 0 ? vr : 0), 0, (size_t)(n - (vr > 0 ? vr : 0)));
                 for (int64_t i = 0; i < n; i++) out->valid_features += valid[i] != 0;
             }
         }
