@@ -27,7 +27,8 @@ mpi=${MPIEXEC:-mpiexec}
 fails=0
 expect() { local d=$1; shift; if "$@"; then echo "ok: $d"; else echo "FAIL: $d"; fails=$((fails + 1)); fi; }
 d=$(mktemp -d "${TMPDIR:-/tmp}/nightly_changed.XXXXXX")
-trap 'rm -rf "$d"' EXIT
+# on any failure (set -e included) the assort logs are shown before the dir goes
+trap 'rc=$?; [ "$rc" -eq 0 ] || tail -n 40 "$d/log.txt" 2>/dev/null; rm -rf "$d"; exit "$rc"' EXIT
 cd "$d"
 cat > cfg.yaml <<YAML
 run:
@@ -151,5 +152,5 @@ expect "short flag column: the 7 rows past its end are queried, the column grows
 rc=0; "$ASSORT_BIN" similarity --query sometimes cat.h5 2> e.txt || rc=$?
 expect "unknown --query: exit 2 naming the choices (got $rc)" bash -c "[ $rc -eq 2 ] && grep -q 'use all, dirty or changed' e.txt"
 
-if [ "$fails" -ne 0 ]; then tail -n 30 log.txt; echo "$fails check(s) failed"; exit 1; fi
+if [ "$fails" -ne 0 ]; then echo "$fails check(s) failed"; exit 1; fi
 echo "all checks passed"
