@@ -49,8 +49,19 @@ static int add_arg(struct str_list *l, const char *a) {
     return ST_OK;
 }
 
+/* The similarity query mode a stage runs with: its own `--query X` argument or
+ * `similarity.query=X` override, else the config's. */
+static const char *stage_query_mode(const struct plan_stage *st, const char *cfg_mode) {
+    const char *mode = cfg_mode;
+    for (int i = 0; i < st->sets.count; i++)
+        if (!strncmp(st->sets.items[i], "similarity.query=", 17)) mode = st->sets.items[i] + 17;
+    for (int i = 0; i + 1 < st->args.count; i++)
+        if (!strcmp(st->args.items[i], "--query")) mode = st->args.items[i + 1];
+    return mode;
+}
+
 static int decide(const struct plan_stage *st, const struct night_scan *s, const char *csv,
-                  const char *images, struct decision *d) {
+                  const char *images, const struct config *cfg, struct decision *d) {
     int rc = ST_OK;
     const char *cmd = st->command;
     int64_t changes = s->new_count + s->changed_count + s->removed_count;
@@ -95,12 +106,23 @@ static int decide(const struct plan_stage *st, const struct night_scan *s, const
             snprintf(d->why, sizeof d->why, "no heads stored yet: train from scratch");
         }
     } else if (!strcmp(cmd, "similarity")) {
-        if (st->when == PLAN_CHANGED && !changed && s->last_similarity[0]) {
+        int by_flag = !strcmp(stage_query_mode(st, cfg->similarity.query), "changed");
+        /* --query changed also catches up on rows still flagged from an earlier night */
+        int pending = by_flag && s->catalog_exists && s->last_similarity[0] && s->needs_sim_kept > 0;
+        if (st->when == PLAN_CHANGED && !changed && !pending && s->last_similarity[0]) {
             d->run = 0;
             snprintf(d->why, sizeof d->why, "skip: nothing changed; classify uses /similarity/%s", s->last_similarity);
+        } else if (by_flag && s->catalog_exists && s->last_similarity[0]) {
+            snprintf(d->why, sizeof d->why,
+                     "query %lld products (%lld new, %lld changed, %lld still flagged needs_similarity%s) "
+                     "against all %lld active; the others keep their lists from earlier runs",
+                     (long long)s->to_query, (long long)s->new_count, (long long)s->changed_count,
+                     (long long)s->needs_sim_kept, s->have_needs_sim ? "" : ": no flag yet, so all",
+                     (long long)active_after);
         } else {
-            snprintf(d->why, sizeof d->why, "%lld new/changed products among %lld active, queried against all",
-                     (long long)(s->new_count + s->changed_count), (long long)active_after);
+            snprintf(d->why, sizeof d->why, "%lld new/changed products among %lld active, all %lld queried "
+                     "against all%s", (long long)(s->new_count + s->changed_count), (long long)active_after,
+                     (long long)active_after, s->last_similarity[0] ? "" : " (no similarity run yet)");
         }
     } else if (!strcmp(cmd, "classify")) {
         snprintf(d->why, sizeof d->why, "re-classify all %lld active products", (long long)active_after);
@@ -148,7 +170,7 @@ static int run_plan(struct cli_ctx *ctx, const char *plan_path, const char *csv,
     if (!csv && fs_exists(cfg->ingest.csv)) csv = cfg->ingest.csv;
     const char *root = images ? images : cfg->ingest.images_root;
     TRY(night_scan(ctx->pos[0], csv, root, cfg, &scan));
-    for (int i = 0; i < plan->n_stages; i++) TRY(decide(&plan->stages[i], &scan, csv, images, &dec[i]));
+    for (int i = 0; i < plan->n_stages; i++) TRY(decide(&plan->stages[i], &scan, csv, images, cfg, &dec[i]));
     if (dist_rank() != 0) goto fail;
     if (emit) {
         /* one line per stage: name cmd run|skip ranks cpus gpus time sets(;) args... */

@@ -20,7 +20,10 @@ static const struct cli_cmd self = {
     "similarity", "CATALOG.h5", "image and name neighbours, fused scores, near-duplicate groups",
     "Exact top-k image neighbours (cosine of L2-normalised features), top-k name\n"
     "neighbours (character n-gram TF-IDF cosine), fused scores of their union and\n"
-    "near-duplicate groups, written to /similarity/<run-id>. See docs/similarity.md.",
+    "near-duplicate groups, written to /similarity/<run-id>. --query changed queries only\n"
+    "the products flagged in /products/needs_similarity (new or changed since the last\n"
+    "similarity run) against the whole catalog; every run clears the flags of the rows it\n"
+    "queried. See docs/similarity.md.",
     cmd_similarity};
 
 /* Writes rows [off, off + count) of a (total, k) dataset created here. */
@@ -33,6 +36,82 @@ static int write_table(struct catalog *c, const char *grp, const char *name, hid
     TRY(catalog_create_dataset(c, path, type, k > 0 ? 2 : 1, dims, NULL, 0, 0));
     TRY(catalog_write_rows(c, path, type, off, count, buf));
 fail:
+    return rc;
+}
+
+/* Near-duplicate pairs of the rows a partial run (--query changed|dirty) did
+ * not query, carried from the newest complete earlier run that queried each
+ * such row: (row, neighbour, stored fused score) for neighbours that are
+ * usable and were not queried tonight either (a queried row's features may
+ * have changed; its fresh pairs come from tonight's lists). Every rank reads;
+ * only rank 0 keeps the pairs (fuse_groups gathers them). *carried counts the
+ * rows whose lists were found. Appends to *out (query, cand, fused only). */
+static int carry_pairs(struct catalog *c, int64_t n, const uint8_t *usable, const uint8_t *queried,
+                       struct fused_pairs *out, int64_t *carried) {
+    int rc = ST_OK;
+    char **runs = NULL;
+    int nr = 0;
+    int64_t *q = NULL, *nb = NULL;
+    float *fu = NULL;
+    uint8_t *filled = NULL;
+    *carried = 0;
+    if (!catalog_exists(c, "/similarity")) return ST_OK;
+    TRY_ALLOC(filled = calloc((size_t)n + 1, 1));
+    TRY(catalog_list(c, "/similarity", &runs, &nr));
+    for (int r = nr - 1; r >= 0; r--) { /* run ids sort by time: newest first */
+        char grp[300], p[400];
+        snprintf(grp, sizeof grp, "/similarity/%s", runs[r]);
+        if (!catalog_is_complete(c, grp)) continue;
+        int64_t k = 0, nq = 0;
+        TRY(catalog_get_attr_i64(c, grp, "k", &k));
+        snprintf(p, sizeof p, "%s/query_rows", grp);
+        TRY(catalog_read_all(c, p, H5T_NATIVE_INT64, (void **)&q, &nq));
+        snprintf(p, sizeof p, "%s/neighbours", grp);
+        TRY(catalog_read_all(c, p, H5T_NATIVE_INT64, (void **)&nb, NULL));
+        snprintf(p, sizeof p, "%s/score_fused", grp);
+        TRY(catalog_read_all(c, p, H5T_NATIVE_FLOAT, (void **)&fu, NULL));
+        int64_t add = 0;
+        for (int64_t i = 0; i < nq; i++) {
+            int64_t row = q[i];
+            if (row < 0 || row >= n || filled[row] || queried[row] || !usable[row]) continue;
+            filled[row] = 1;
+            (*carried)++;
+            for (int64_t j = 0; j < k; j++) {
+                int64_t cand = nb[i * k + j];
+                add += cand >= 0 && cand < n && usable[cand] && !queried[cand];
+            }
+        }
+        if (add && dist_rank() == 0) {
+            int64_t m = out->count + add;
+            int64_t *nq_ = realloc(out->query, sizeof *nq_ * (size_t)m);
+            if (nq_) out->query = nq_;
+            int64_t *nc_ = realloc(out->cand, sizeof *nc_ * (size_t)m);
+            if (nc_) out->cand = nc_;
+            float *nf_ = realloc(out->fused, sizeof *nf_ * (size_t)m);
+            if (nf_) out->fused = nf_;
+            TRY_ALLOC(nq_ && nc_ && nf_ ? nq_ : NULL);
+            /* filled[] was set above for this run's rows: walk them again */
+            for (int64_t i = 0; i < nq; i++) {
+                int64_t row = q[i];
+                if (row < 0 || row >= n || filled[row] != 1) continue;
+                filled[row] = 2;
+                for (int64_t j = 0; j < k; j++) {
+                    int64_t cand = nb[i * k + j];
+                    if (cand < 0 || cand >= n || !usable[cand] || queried[cand]) continue;
+                    out->query[out->count] = row;
+                    out->cand[out->count] = cand;
+                    out->fused[out->count] = fu[i * k + j];
+                    out->count++;
+                }
+            }
+        }
+        for (int64_t i = 0; i < n; i++) filled[i] += filled[i] == 1; /* done with this run */
+        free(q), free(nb), free(fu);
+        q = NULL, nb = NULL, fu = NULL;
+    }
+fail:
+    catalog_list_free(runs, nr);
+    free(q), free(nb), free(fu), free(filled);
     return rc;
 }
 
@@ -56,14 +135,15 @@ int cmd_similarity(int argc, char **argv) {
     const char *backbone = NULL, *query_mode = NULL;
     struct cli_opt opts[] = {
         {"backbone", 0, CLI_STR, &backbone, "NAME", "features to use (default extract.backbone)"},
-        {"query", 0, CLI_STR, &query_mode, "all|dirty", "query every product or only new/changed ones"},
+        {"query", 0, CLI_STR, &query_mode, "all|dirty|changed",
+         "query every product, the dirty ones, or those flagged needs_similarity"},
         CLI_OPT_END};
     struct catalog_txn txn = {0};
     struct catalog *c = NULL;
     struct run_record run = {0};
     int in_txn = 0, in_run = 0;
     float *feats = NULL, *name_img = NULL;
-    uint8_t *usable = NULL, *valid = NULL, *status = NULL, *dirty = NULL;
+    uint8_t *usable = NULL, *valid = NULL, *status = NULL, *dirty = NULL, *needs = NULL, *queried = NULL;
     uint8_t *y = NULL, *tr = NULL, *ev = NULL;
     char *names = NULL;
     int32_t *labels = NULL;
@@ -71,7 +151,7 @@ int cmd_similarity(int argc, char **argv) {
     struct name_index *ix = NULL;
     struct knn_lists img = {0}, nm = {0};
     struct fused_lists fl = {0};
-    struct fused_pairs pairs = {0};
+    struct fused_pairs pairs = {0}, gpairs = {0};
     hid_t name_t = -1;
     char metrics[1024] = "{}";
 
@@ -88,8 +168,10 @@ int cmd_similarity(int argc, char **argv) {
     double thr = cfg->similarity.duplicate_threshold;
     if (!backbone) backbone = cfg->extract.backbone;
     if (!query_mode) query_mode = cfg->similarity.query;
-    REQUIRE(!strcmp(query_mode, "all") || !strcmp(query_mode, "dirty"), ST_USAGE,
-            "similarity: --query %s is not known; use all or dirty", query_mode);
+    REQUIRE(!strcmp(query_mode, "all") || !strcmp(query_mode, "dirty") ||
+                !strcmp(query_mode, "changed"), ST_USAGE,
+            "similarity: --query %s is not known; use all, dirty or changed", query_mode);
+    int partial = strcmp(query_mode, "all") != 0;
     log_info("similarity", "k=%d block=%d ngram=%d w_img=%.3g w_name=%.3g duplicate_threshold=%.3g "
              "backbone=%s query=%s", k, block, ngram, w_img, w_name, thr, backbone, query_mode);
 
@@ -140,17 +222,39 @@ int cmd_similarity(int argc, char **argv) {
         log_warn("similarity", "%lld products have zero or non-finite features and get no image "
                  "neighbours; rerun `assort extract` for them", (long long)bad_feats);
 
-    /* queries: this rank's shard, all usable rows or only dirty ones */
+    /* queries: this rank's shard; all usable rows, the dirty ones, or the ones
+     * flagged needs_similarity (a catalog from before the flag: all rows). */
+    int have_needs = catalog_exists(c, "/products/needs_similarity");
+    int64_t needs_rows = 0;
+    if (have_needs) {
+        TRY(catalog_read_all(c, "/products/needs_similarity", H5T_NATIVE_UINT8, (void **)&needs,
+                             &needs_rows));
+        REQUIRE(needs_rows <= n, ST_DATA, "%s: /products/needs_similarity has %lld rows, /products/id "
+                "%lld; the catalog is damaged", ctx.pos[0], (long long)needs_rows, (long long)n);
+        /* rows appended by an ingest from before the flag: they need a run */
+        uint8_t *grown = realloc(needs, (size_t)n + 1);
+        TRY_ALLOC(grown);
+        needs = grown;
+        if (n > needs_rows) memset(needs + needs_rows, 1, (size_t)(n - needs_rows));
+    }
     if (!strcmp(query_mode, "dirty")) {
         REQUIRE(catalog_exists(c, "/products/dirty"), ST_DATA,
                 "%s: --query dirty needs /products/dirty; use --query all", ctx.pos[0]);
         TRY(catalog_read_all(c, "/products/dirty", H5T_NATIVE_UINT8, (void **)&dirty, NULL));
     }
+    if (!strcmp(query_mode, "changed") && !have_needs)
+        log_info("similarity", "%s has no /products/needs_similarity (written by ingest since "
+                 "this flag exists): every product is queried and the flag is created", ctx.pos[0]);
+    const uint8_t *select = dirty ? dirty : !strcmp(query_mode, "changed") ? needs : NULL;
     queries = malloc(sizeof *queries * ((b1 - b0) ? (b1 - b0) : 1));
     TRY_ALLOC(queries);
     int64_t nq = 0;
     for (int64_t r = b0; r < b1; r++)
-        if (usable[r] && (!dirty || dirty[r])) queries[nq++] = r;
+        if (usable[r] && (!select || select[r])) queries[nq++] = r;
+    /* queried (n): the rows every rank queries, the same on every rank */
+    TRY_ALLOC(queried = calloc((size_t)n + 1, 1));
+    for (int64_t i = 0; i < nq; i++) queried[queries[i]] = 1;
+    TRY_MPI(MPI_Allreduce(MPI_IN_PLACE, queried, (int)n, MPI_UINT8_T, MPI_MAX, dist_comm()));
 
     /* names: every rank indexes all, queries its shard */
     TRY_H5(name_t = catalog_str_type(CATALOG_NAME_BYTES));
@@ -238,7 +342,19 @@ int cmd_similarity(int argc, char **argv) {
     gsz = malloc(sizeof *gsz * (n ? n : 1));
     TRY_ALLOC(gid);
     TRY_ALLOC(gsz);
-    TRY(fuse_groups(&pairs, thr, n, gid, gsz));
+    /* Groups: tonight's pairs and, for a partial run, the pairs carried from
+     * the rows' earlier lists, so the groups cover the whole catalog. */
+    int64_t carried = 0;
+    gpairs.count = pairs.count;
+    size_t pc_count = (size_t)(pairs.count ? pairs.count : 1);
+    TRY_ALLOC(gpairs.query = malloc(sizeof *gpairs.query * pc_count));
+    TRY_ALLOC(gpairs.cand = malloc(sizeof *gpairs.cand * pc_count));
+    TRY_ALLOC(gpairs.fused = malloc(sizeof *gpairs.fused * pc_count));
+    memcpy(gpairs.query, pairs.query, sizeof *gpairs.query * (size_t)pairs.count);
+    memcpy(gpairs.cand, pairs.cand, sizeof *gpairs.cand * (size_t)pairs.count);
+    memcpy(gpairs.fused, pairs.fused, sizeof *gpairs.fused * (size_t)pairs.count);
+    if (partial) TRY(carry_pairs(c, n, usable, queried, &gpairs, &carried));
+    TRY(fuse_groups(&gpairs, thr, n, gid, gsz));
     int64_t ngroups = 0, grouped = 0;
     for (int64_t r = 0; r < n; r++) {
         ngroups += gid[r] == r && gsz[r] > 1;
@@ -279,17 +395,42 @@ int cmd_similarity(int argc, char **argv) {
     TRY(catalog_set_attr_str(c, grp, "backbone", backbone));
     TRY(catalog_set_attr_str(c, grp, "query", query_mode));
     TRY(catalog_set_attr_str(c, grp, "run", run.id));
+    TRY(catalog_set_attr_i64(c, grp, "carried_rows", carried));
     TRY(catalog_mark_complete(c, grp));
+
+    /* The rows queried tonight need no similarity any more: their flags are
+     * cleared in this transaction, so they are committed with the results or
+     * not at all. Rank 0 writes the whole column. */
+    if (!needs) { /* a catalog from before the flag: every active row needed it */
+        TRY_ALLOC(needs = calloc((size_t)n + 1, 1));
+        for (int64_t r = 0; r < n; r++) needs[r] = !status || status[r] != PRODUCT_REMOVED;
+    }
+    int64_t flagged_left = 0;
+    for (int64_t r = 0; r < n; r++) {
+        if (queried[r]) needs[r] = 0;
+        flagged_left += needs[r] != 0;
+    }
+    if (!have_needs) {
+        hsize_t nd1[1] = {(hsize_t)n};
+        TRY(catalog_create_dataset(c, "/products/needs_similarity", H5T_NATIVE_UINT8, 1, nd1, NULL, 1,
+                                   cfg->catalog.deflate));
+    } else if (needs_rows < n) {
+        TRY(catalog_extend(c, "/products/needs_similarity", n));
+    }
+    TRY(catalog_write_rows(c, "/products/needs_similarity", H5T_NATIVE_UINT8, 0,
+                           dist_rank() == 0 ? n : 0, needs));
 
     int64_t tmax[2] = {(int64_t)(t_names * 1e6), (int64_t)(t_img * 1e6)};
     TRY(dist_allreduce_max_i64(tmax, 2));
     run_add_timing(&run, "names", tmax[0] / 1e6);
     run_add_timing(&run, "image_knn", tmax[1] / 1e6);
     snprintf(metrics, sizeof metrics,
-             "{\"queries\": %lld, \"k\": %d, \"duplicate_groups\": %lld, \"products_in_groups\": %lld, "
+             "{\"queries\": %lld, \"query_mode\": \"%s\", \"carried_rows\": %lld, "
+             "\"needs_similarity_left\": %lld, \"k\": %d, \"duplicate_groups\": %lld, \"products_in_groups\": %lld, "
              "\"bad_features\": %lld, \"bad_names\": %lld, \"learned\": %s, \"auc_fixed\": %.6g, "
              "\"auc_learned\": %.6g, \"w_learned\": [%.6g, %.6g, %.6g]}",
-             (long long)total, k, (long long)ngroups, (long long)grouped, (long long)bad_feats,
+             (long long)total, query_mode, (long long)carried, (long long)flagged_left, k,
+             (long long)ngroups, (long long)grouped, (long long)bad_feats,
              (long long)bad_names, learned ? "true" : "false", isnan(auc_fixed) ? -1 : auc_fixed,
              isnan(auc_learned) ? -1 : auc_learned, w[0], w[1], w[2]);
     TRY(run_set_metrics(&run, metrics));
@@ -310,6 +451,8 @@ fail:
     knn_lists_free(&nm);
     fused_lists_free(&fl);
     fused_pairs_free(&pairs);
+    fused_pairs_free(&gpairs);
+    free(needs); free(queried);
     free(feats); free(name_img); free(usable); free(valid); free(status); free(dirty);
     free(y); free(tr); free(ev); free(names); free(labels); free(queries); free(pq); free(pc);
     free(gid); free(gsz); free(offs);

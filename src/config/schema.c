@@ -129,8 +129,8 @@ const struct cfg_key cfg_schema[] = {
         "combined score above which two products are near-duplicates"),
     NUM("similarity.ngram", CFG_INT, similarity.ngram, "3", 1, 8,
         "character n-gram length of name similarity"),
-    STR("similarity.query", similarity.query, "all", "all|dirty",
-        "query every product, or only new/changed ones"),
+    STR("similarity.query", similarity.query, "all", "all|dirty|changed",
+        "query every product, the dirty ones, or those flagged needs_similarity"),
 
     NUM("classify.w_head", CFG_FLOAT, classify.w_head, "0.5", 0, 1,
         "weight of the trained head's probabilities"),

@@ -275,6 +275,7 @@ struct ingest {
     uint8_t *p_hash;         /* (cap, 16) XXH3-128, big-endian */
     uint8_t *p_status;       /* (cap) */
     uint8_t *p_dirty;        /* (cap) */
+    uint8_t *p_needs_sim;    /* (cap) 1 = new/changed since the last similarity run */
     int64_t *p_line;         /* (cap) */
     struct classes *cls;     /* (L) */
 
@@ -306,6 +307,7 @@ static void ingest_free(struct ingest *g) {
     free(g->p_hash);
     free(g->p_status);
     free(g->p_dirty);
+    free(g->p_needs_sim);
     free(g->p_line);
     for (int l = 0; g->cls && l < g->L; l++) classes_free(&g->cls[l]);
     free(g->cls);
@@ -533,6 +535,7 @@ static int alloc_rows(struct ingest *g, int64_t cap) {
     TRY_ALLOC(g->p_hash = calloc(n, 16));
     TRY_ALLOC(g->p_status = calloc(n, 1));
     TRY_ALLOC(g->p_dirty = calloc(n, 1));
+    TRY_ALLOC(g->p_needs_sim = calloc(n, 1));
     TRY_ALLOC(g->p_line = calloc(n, sizeof *g->p_line));
     TRY_ALLOC(g->cls = calloc((size_t)g->L + 1, sizeof *g->cls));
     for (int l = 0; l < g->L; l++) TRY(idmap_init(&g->cls[l].map, 256));
@@ -645,6 +648,19 @@ static int load_old(struct ingest *g, struct catalog *c) {
     TRY(read_into(c, "/products/hash", H5T_NATIVE_UINT8, g->p_hash, 16, n));
     TRY(read_into(c, "/products/status", H5T_NATIVE_UINT8, g->p_status, 1, n));
     TRY(read_into(c, "/products/dirty", H5T_NATIVE_UINT8, g->p_dirty, 1, n));
+    /* A catalog from before the flag: no similarity run is known to cover any
+     * row, so every old row needs one (docs/catalog-format.md). */
+    if (n) memset(g->p_needs_sim, 1, (size_t)n);
+    if (catalog_exists(c, "/products/needs_similarity")) {
+        /* rows an ingest from before the flag appended stay set */
+        uint8_t *ns = NULL;
+        int64_t ns_rows = 0;
+        TRY(catalog_read_all(c, "/products/needs_similarity", H5T_NATIVE_UINT8, (void **)&ns, &ns_rows));
+        if (ns_rows <= n) memcpy(g->p_needs_sim, ns, (size_t)ns_rows);
+        free(ns);
+        REQUIRE(ns_rows <= n, ST_DATA, "%s: /products/needs_similarity has %lld rows, /products/id %lld; "
+                "the catalog is damaged", catalog_path(c), (long long)ns_rows, (long long)n);
+    }
     TRY(read_into(c, "/products/source_line", H5T_NATIVE_INT64, g->p_line, sizeof(int64_t), n));
     for (int l = 0; l < g->L; l++) {
         char name[256];
@@ -869,10 +885,14 @@ static int assemble(struct ingest *g) {
             int hash_changed = memcmp(g->p_hash + row * 16, hash, 16) != 0;
             int changed = hash_changed || g->p_nameh[row] != nameh ||
                           (g->L && memcmp(g->p_labels + row * g->L, lab, (size_t)g->L * sizeof *lab));
-            if (g->p_status[row] == PRODUCT_REMOVED) ct->reactivated++;
+            if (g->p_status[row] == PRODUCT_REMOVED) {
+                ct->reactivated++;
+                g->p_needs_sim[row] = 1; /* absent from the neighbour lists while removed */
+            }
             if (changed) {
                 ct->changed++;
                 g->p_dirty[row] = 1;
+                g->p_needs_sim[row] = 1;
             } else {
                 ct->unchanged++;
             }
@@ -881,6 +901,7 @@ static int assemble(struct ingest *g) {
             row = g->n++;
             ct->new_count++;
             g->p_dirty[row] = 1;
+            g->p_needs_sim[row] = 1;
             pixels = 1;
         }
         g->p_status[row] = PRODUCT_ACTIVE;
@@ -1248,6 +1269,7 @@ static int write_tables(struct ingest *g, struct catalog *c) {
     TRY(write_column(g, c, "/products/hash", H5T_NATIVE_UINT8, 2, 16, g->p_hash, 16));
     TRY(write_column(g, c, "/products/status", H5T_NATIVE_UINT8, 1, 0, g->p_status, 1));
     TRY(write_column(g, c, "/products/dirty", H5T_NATIVE_UINT8, 1, 0, g->p_dirty, 1));
+    TRY(write_column(g, c, "/products/needs_similarity", H5T_NATIVE_UINT8, 1, 0, g->p_needs_sim, 1));
     TRY(write_column(g, c, "/products/source_line", H5T_NATIVE_INT64, 1, 0, g->p_line,
                      sizeof *g->p_line));
     double t2 = time_now();

@@ -57,7 +57,7 @@ int night_scan(const char *catalog_path, const char *csv_path, const char *image
     struct catalog *c = NULL;
     struct csv *csv = NULL;
     char *ids = NULL, *names = NULL, **classes = NULL;
-    uint8_t *hashes = NULL, *status = NULL, *dirty = NULL, *seen = NULL, *touched = NULL, *valid = NULL;
+    uint8_t *hashes = NULL, *status = NULL, *dirty = NULL, *needs = NULL, *seen = NULL, *touched = NULL, *valid = NULL;
     int32_t *labels = NULL;
     int64_t *class_count = NULL;
     struct id_ix *ix = NULL;
@@ -78,6 +78,16 @@ int night_scan(const char *catalog_path, const char *csv_path, const char *image
             TRY(catalog_read_all(c, "/products/hash", H5T_NATIVE_UINT8, (void **)&hashes, NULL));
             TRY(catalog_read_all(c, "/products/status", H5T_NATIVE_UINT8, (void **)&status, NULL));
             TRY(catalog_read_all(c, "/products/dirty", H5T_NATIVE_UINT8, (void **)&dirty, NULL));
+            out->have_needs_sim = catalog_exists(c, "/products/needs_similarity");
+            if (out->have_needs_sim) {
+                int64_t nr = 0;
+                TRY(catalog_read_all(c, "/products/needs_similarity", H5T_NATIVE_UINT8, (void **)&needs,
+                                     &nr));
+                uint8_t *grown = realloc(needs, (size_t)n);
+                TRY_ALLOC(grown);
+                needs = grown; /* rows appended without the flag need a run */
+                if (nr < n) memset(needs + (nr > 0 ? nr : 0), 1, (size_t)(n - (nr > 0 ? nr : 0)));
+            }
             int nd = 0;
             hsize_t d[8];
             TRY(catalog_dims(c, "/products/labels", &nd, d));
@@ -94,7 +104,13 @@ int night_scan(const char *catalog_path, const char *csv_path, const char *image
             out->have_features = 1;
             snprintf(grp, sizeof grp, "/features/%s/valid", cfg->train.features);
             if (n > 0 && catalog_exists(c, grp)) {
-                TRY(catalog_read_all(c, grp, H5T_NATIVE_UINT8, (void **)&valid, NULL));
+                int64_t vr = 0;
+                TRY(catalog_read_all(c, grp, H5T_NATIVE_UINT8, (void **)&valid, &vr));
+                /* rows ingested since the last extract are not in /features yet: not valid */
+                uint8_t *grown = realloc(valid, (size_t)n);
+                TRY_ALLOC(grown);
+                valid = grown;
+                if (vr < n) memset(valid + (vr > 0 ? vr : 0), 0, (size_t)(n - (vr > 0 ? vr : 0)));
                 for (int64_t i = 0; i < n; i++) out->valid_features += valid[i] != 0;
             }
         }
@@ -114,6 +130,12 @@ int night_scan(const char *catalog_path, const char *csv_path, const char *image
         TRY(night_latest(c, "/nightly", 0, out->last_night, sizeof out->last_night));
     }
     out->to_extract = out->dirty_kept = out->dirty_now;
+    /* flagged rows similarity can query: active, with valid features or dirty
+     * (extract runs first tonight) */
+    for (int64_t i = 0; i < n; i++)
+        out->needs_sim_now +=
+            status[i] == PRODUCT_ACTIVE && (!needs || needs[i]) && (!valid || valid[i] || dirty[i]);
+    out->to_query = out->needs_sim_kept = out->needs_sim_now;
     if (!csv_path) goto done;
 
     /* class names per level, to compare labels by name */
@@ -198,6 +220,11 @@ int night_scan(const char *catalog_path, const char *csv_path, const char *image
     for (int64_t i = 0; i < n; i++)
         out->dirty_kept += !touched[i] && dirty[i] && status[i] == PRODUCT_ACTIVE && seen[i];
     out->to_extract = out->new_count + out->changed_count + out->dirty_kept;
+    out->needs_sim_kept = 0;
+    for (int64_t i = 0; i < n; i++)
+        out->needs_sim_kept += !touched[i] && (!needs || needs[i]) && status[i] == PRODUCT_ACTIVE &&
+                               seen[i] && (!valid || valid[i] || dirty[i]);
+    out->to_query = out->new_count + out->changed_count + out->needs_sim_kept;
 done:
 fail:
     csv_close(csv);
@@ -205,7 +232,7 @@ fail:
     if (classes)
         for (int l = 0; l < cfg->ingest.levels.count; l++) free(classes[l]);
     free(classes), free(class_count);
-    free(ids), free(names), free(hashes), free(status), free(dirty), free(labels), free(valid);
+    free(ids), free(names), free(hashes), free(status), free(dirty), free(needs), free(labels), free(valid);
     free(ix), free(seen), free(touched);
     return rc;
 }

@@ -29,6 +29,10 @@ struct night_scan {
     int64_t unreadable;      /* CSV rows whose image cannot be read (ingest rejects them) */
     int64_t dirty_kept;      /* dirty now, unchanged tonight and still in the CSV */
     int64_t to_extract;      /* rows extract will process: new + changed + dirty_kept */
+    int have_needs_sim;      /* /products/needs_similarity exists (else: every row needs it) */
+    int64_t needs_sim_now;   /* active rows with valid features flagged needs_similarity */
+    int64_t needs_sim_kept;  /* of those, unchanged tonight and still in the CSV */
+    int64_t to_query;        /* rows `similarity --query changed` will query */
     int have_features;       /* /features/<backbone> complete */
     int64_t valid_features;  /* rows with valid features */
     int n_heads;             /* complete heads under /heads */

@@ -5,7 +5,8 @@
 #            extracted, heads, similarity, predictions and a /nightly record.
 #   night 2: tools/make-night with 50 changed and 30 new products: the plan says so,
 #            extract re-extracts exactly 80 (its run record), classify covers all
-#            2,030 products, train warm-starts, the diff is recorded.
+#            2,030 products, train warm-starts, similarity queries exactly the 80
+#            new/changed products (its run record; --query changed), the diff is recorded.
 #   night 2 again: idempotent: ingest finds nothing, train and similarity are
 #            skipped, extract does 0, predictions equal night 2's, the diff is empty.
 # shellcheck source=tests/sh/nightly_common.sh
@@ -55,6 +56,8 @@ expect "night 1: 2000 products, 0 dirty, 2000 valid features (got $n1 $dirty1 $v
 expect "night 1: one predictions run, one nightly record (got $preds1 $nights1)" [ "$preds1 $nights1" = "1 1" ]
 expect "night 1: extract's run record: 2000 extracted" \
   [ "$(h5 'runs("extract")[-1][1]["extracted"]')" = 2000 ]
+expect "night 1: similarity's run record: all 2000 queried (every row new)" \
+  [ "$(h5 'runs("similarity")[-1][1]["queries"]')" = 2000 ]
 
 # --- night 2: 50 changed, 30 new ------------------------------------------------
 rc=0; night 2 "$d/night2" || rc=$?
@@ -71,6 +74,13 @@ read -r ing ext nact ncls <<<"$(h5 \
 expect "night 2: ingest record new/changed/removed = 30/50/0 (got $ing)" [ "$ing" = 30/50/0 ]
 expect "night 2: extract record: exactly 80 re-extracted (got $ext)" [ "$ext" = 80 ]
 expect "night 2: all $nact active products classified (got $ncls)" [ "$nact" = 2030 ] && [ "$ncls" = "$nact" ]
+read -r simq2 flags2 <<<"$(h5 \
+  'r=runs("similarity")[-1][1]; "%d/%s/%d" % (r["queries"], r["query_mode"], r["needs_similarity_left"])' \
+  'int(f["/products/needs_similarity"][:].sum())' | tr '\n' ' ')"
+expect "night 2: similarity's run record: exactly 80 = 50 changed + 30 new queried, mode changed (got $simq2)" \
+  [ "$simq2" = 80/changed/0 ]
+expect "night 2: no needs_similarity flag left (got $flags2)" [ "$flags2" = 0 ]
+expect "night 2: the plan said similarity queries 80" grep -q "similarity: query 80 products (30 new, 50 changed, 0 still flagged" plan.2
 expect "night 2: train warm-started (log)" grep -q "warm start from" "assort-nightly-train-$(awk '$1 == "train" {print $2}' ids.2).out"
 expect "night 2: second nightly record compares with night 1" \
   [ "$(h5 'n=complete("/nightly")[-1]; s(f["/nightly"][n].attrs["previous_predictions_run"]) == complete("/predictions")[-2]')" = True ]

@@ -25,12 +25,23 @@ slurm_cleanup() {
 }
 
 # slurm_up: starts a cluster in a fresh dir and exports SLURM_CONF; skips (77)
-# only when slurm cannot be installed.
+# only when slurm cannot be installed. First it reaps the clusters of earlier
+# tests whose shell is gone (tools/slurm-local reap-stale). The cluster gets a
+# watchdog (tools/slurm-local, SLURM_LOCAL_OWNER) that reaps it when this shell
+# dies without its EXIT trap (SIGKILL, e.g. ctest's TIMEOUT) and, when ctest
+# passed the test's TIMEOUT (ASSORT_TEST_TIMEOUT), SLURM_TEST_MARGIN (30) seconds
+# before it: jobs cancelled, daemons and job steps killed by PID.
 slurm_up() {
-  local out rc=0
+  local out rc=0 deadline=0
+  "$ASSORT_SRC/tools/slurm-local" reap-stale || true
   SLURM_TEST_DIR=$(mktemp -d "${TMPDIR:-/tmp}/assort-slurm-test.XXXXXX")
   trap slurm_cleanup EXIT
-  out=$("$ASSORT_SRC/tools/slurm-local" start "$SLURM_TEST_DIR") || rc=$?
+  if [ -n "${ASSORT_TEST_TIMEOUT:-}" ]; then
+    deadline=$(( ASSORT_TEST_TIMEOUT - SECONDS - ${SLURM_TEST_MARGIN:-30} ))
+    [ "$deadline" -ge 5 ] || deadline=5
+  fi
+  out=$(SLURM_LOCAL_OWNER=$$ SLURM_LOCAL_DEADLINE=$deadline \
+        "$ASSORT_SRC/tools/slurm-local" start "$SLURM_TEST_DIR") || rc=$?
   if [ "$rc" -eq 77 ]; then echo "SKIP: slurm-wlm/munge not installable here"; exit 77; fi
   [ "$rc" -eq 0 ] || { echo "FAIL: tools/slurm-local start exited $rc" >&2; exit 1; }
   eval "$out"

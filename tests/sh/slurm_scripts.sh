@@ -17,7 +17,7 @@ for f in "$s"/*.sbatch "$s"/assort-job.sh "$ASSORT_SRC/tools/slurm-local"; do
   expect "$(basename "$f") parses" bash -n "$f"
 done
 if command -v shellcheck >/dev/null; then
-  expect "shellcheck clean" bash -c "cd '$ASSORT_SRC' && shellcheck -x slurm/*.sbatch slurm/assort-job.sh slurm/nightly.sh tools/slurm-local tests/sh/slurm_*.sh"
+  expect "shellcheck clean" bash -c "cd '$ASSORT_SRC' && shellcheck -x slurm/*.sbatch slurm/assort-job.sh slurm/nightly.sh tools/slurm-local tests/sh/slurm_*.sh tests/sh/nightly_slurm.sh tests/sh/nightly_changed.sh"
 else
   echo "note: shellcheck not installed; lint skipped"
 fi
@@ -37,6 +37,37 @@ for st in extract train similarity classify; do
 done
 expect "ingest.sbatch exists" test -f "$s/ingest.sbatch"
 
+# GPU variants cannot run here (no GPU): check them statically against their CPU twin.
+# sbatch --test-only against a controller that is not there (port 1) parses every
+# #SBATCH option and validates the job spec (GPU request against a node with one gres
+# gpu) before it connects: a script that gets as far as "Unable to contact slurm
+# controller" has a header sbatch accepts (checked: --bogus, --gpus-per-task=x fail).
+if command -v sbatch >/dev/null; then
+  # MessageTimeout=1: sbatch gives up at once (the default retries the connect ~18 s)
+  printf '%s\n' ClusterName=x SlurmctldHost=localhost SlurmctldPort=1 MessageTimeout=1 SelectType=select/cons_tres \
+    GresTypes=gpu 'NodeName=localhost CPUs=8 Gres=gpu:1' 'PartitionName=p Nodes=localhost Default=YES' > "$tmp/min.conf"
+  printf '#!/bin/bash\n#SBATCH --gpus-per-task=x\ntrue\n' > "$tmp/bad.sbatch"
+  for f in "$s"/*.sbatch "$tmp/bad.sbatch"; do
+    out=$(SLURM_CONF=$tmp/min.conf timeout 20 sbatch --test-only "$f" 2>&1 || true)
+    if [ "$f" = "$tmp/bad.sbatch" ]; then
+      expect "sbatch --test-only refuses a bad GPU request (the check can fail)" bash -c "! grep -q 'Unable to contact' <<<\"\$1\"" _ "$out"
+    else
+      expect "$(basename "$f"): sbatch --test-only accepts the header ($(tail -n 1 <<<"$out"))" grep -q 'Unable to contact slurm controller' <<<"$out"
+    fi
+  done
+else
+  echo "note: sbatch not installed; --test-only checks skipped"
+fi
+for st in extract train similarity classify; do
+  g=$s/$st-gpu.sbatch c=$s/$st.sbatch
+  # the GPU header: one rank per GPU with more CPUs each; all else as the CPU twin's
+  expect "$st-gpu: #SBATCH lines = $st's except ntasks/cpus-per-task, + --gpus-per-task=1" \
+    [ "$( (grep '^#SBATCH' "$c" | grep -v -e '--ntasks=' -e '--cpus-per-task='; echo '#SBATCH --gpus-per-task=1') | sort)" \
+      = "$(grep '^#SBATCH' "$g" | grep -v -e '--ntasks=' -e '--cpus-per-task=' | sort)" ]
+  expect "$st-gpu: body = $st's + export ASSORT_GPU=1" \
+    [ "$( (grep -v '^#' "$c"; echo 'export ASSORT_GPU=1') | sort)" = "$(grep -v '^#' "$g" | sort)" ]
+done
+
 # The argument vector, one word per line, from a dry run's %q-quoted command.
 words() { local line; line=$("$@" 2>/dev/null | tail -n 1); eval "printf '%s\n' $line"; }
 printf '#!/bin/sh\nexit 0\n' > "$tmp/assort"; chmod +x "$tmp/assort"
@@ -54,8 +85,11 @@ got=$(ASSORT_DRY_RUN=1 ASSORT_BIN="$tmp/assort" ASSORT_LAUNCH=mpirun SLURM_NTASK
 want=$(printf '%s\n' mpirun -n 4 --bind-to none "$tmp/assort" train)
 expect "train with ASSORT_LAUNCH=mpirun: mpirun -n SLURM_NTASKS" [ "$got" = "$want" ]
 
-got=$(ASSORT_DRY_RUN=1 ASSORT_BIN="$tmp/assort" words bash "$s/train-gpu.sbatch")
-expect "train-gpu: no extract.device override" [ "$got" = "$(printf '%s\n' srun --mpi=pmix --cpus-per-task=1 "$tmp/assort" train)" ]
+for st in train similarity classify; do
+  got=$(ASSORT_DRY_RUN=1 ASSORT_BIN="$tmp/assort" words bash "$s/$st-gpu.sbatch" --x "a b")
+  expect "$st-gpu: srun --mpi=pmix, args, no extract.device override" \
+    [ "$got" = "$(printf '%s\n' srun --mpi=pmix --cpus-per-task=1 "$tmp/assort" "$st" --x "a b")" ]
+done
 
 rc=0; msg=$(ASSORT_BIN="$tmp/nope" bash "$s/classify.sbatch" 2>&1) || rc=$?
 expect "missing ASSORT_BIN: exit 2 with the fix (rc $rc)" bash -c "[ $rc -eq 2 ] && grep -q 'ASSORT_BIN=$tmp/nope is not an executable' <<<\"\$1\"" _ "$msg"
