@@ -13,6 +13,7 @@ assort_sh_test(rel_valgrind sh/rel_valgrind.sh LABELS "valgrind;heavy" TIMEOUT 1
 assort_sh_test(rel_badfiles sh/rel_badfiles.sh LABELS reliability TIMEOUT 300)
 # issue 10, second part: faults and signals on a small real catalog (skip
 # without the shared data, weights or .venv), script quoting (skip without shellcheck).
+assort_unit_test(test_fault SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_fault.c LABELS reliability)
 # heavy: ~20-30 mpirun starts each; the sanitizer pass (-LE heavy) leaves them out.
 assort_sh_test(rel_kill sh/rel_kill.sh LABELS "reliability;heavy" TIMEOUT 400)
 assort_sh_test(rel_signals_early sh/rel_signals_early.sh LABELS "reliability;heavy" TIMEOUT 400)
