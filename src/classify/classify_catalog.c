@@ -20,9 +20,11 @@
 #include "train/head.h"
 #include "train/metrics.h"
 #include "util/check.h"
+#include "util/fault.h"
 #include "util/fsutil.h"
 #include "util/hash.h"
 #include "util/log.h"
+#include "util/signals.h"
 
 #define CLS CATALOG_CLASS_BYTES
 /* Rows per head forward: shards are whole global blocks, so every sgemm sees
@@ -1077,6 +1079,18 @@ fail:
     return rc;
 }
 
+/* Stop point before level `done` + 1 and before the writes (collective):
+ * nothing is committed until the end, so a stop leaves the catalog as it was. */
+static int stop_point(int done, int levels) {
+    int rc = ST_OK, stop = 0;
+    if (fault_armed()) TRY(dist_agree(fault_point("classify.level"))); /* tests only */
+    TRY(signals_stop_agreed(&stop));
+    REQUIRE(!stop, ST_INTERRUPTED, "stopped by a signal after %d of %d level(s); nothing was "
+            "written (classify keeps no checkpoint: rerun the same command)", done, levels);
+fail:
+    return rc;
+}
+
 int classify_catalog(const struct classify_request *req, const struct config *cfg,
                      char run_id[96]) {
     int rc = ST_OK, began = 0, run_open = 0;
@@ -1145,6 +1159,7 @@ int classify_catalog(const struct classify_request *req, const struct config *cf
         struct job *j = &jobs[i];
         double t1 = time_now(), eb = NAN, ea = NAN, nb = NAN, na = NAN;
         int64_t nval = 0;
+        TRY(stop_point(i, n_jobs));
         TRY(dist_agree(load_head(c, &in, head, j->li, j)));
         TRY(dist_agree(name_model_get(c, &in, cfg, req->retrain_names, j)));
         TRY(dist_agree(score_rows(&in, cfg, j)));
@@ -1159,6 +1174,7 @@ int classify_catalog(const struct classify_request *req, const struct config *cf
         TRY(dist_allreduce_max_i64(&us, 1));
         run_add_timing(&run, j->level, us / 1e6);
     }
+    TRY(stop_point(n_jobs, n_jobs));
     sb_printf(&js, "}}");
     REQUIRE(!js.oom, ST_ERR, "classify: out of memory for the metrics JSON");
     /* groups and attributes of the run */

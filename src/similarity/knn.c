@@ -9,7 +9,9 @@
 
 #include "dist/dist.h"
 #include "util/check.h"
+#include "util/fault.h"
 #include "util/log.h"
+#include "util/signals.h"
 
 /* a is worse than b: lower score, or equal score and larger index. */
 static inline int topk_worse(float sa, int64_t ia, float sb, int64_t ib) {
@@ -211,7 +213,15 @@ int knn_search(const struct knn_shard *sh, const int64_t *query_rows, int64_t qu
     int64_t tiles_done = 0;
     progress_begin(&prog, "similarity", "image tiles", q_blocks * ((n + block - 1) / block));
     int cur = 0;
-    for (int step = 0; step < size; step++) {
+    for (int step = 0; step <= size; step++) {
+        /* Stop point before each ring step and after the last (collective):
+         * nothing is written yet, so a stop leaves the catalog as it was. */
+        if (fault_armed()) TRY(dist_agree(fault_point("similarity.step"))); /* tests only */
+        int stop = 0;
+        TRY(signals_stop_agreed(&stop));
+        REQUIRE(!stop, ST_INTERRUPTED, "stopped by a signal during the image kNN; nothing was "
+                "written (similarity keeps no checkpoint: rerun the same command)");
+        if (step == size) break;
         int owner = (rank - step + size) % size;
         int64_t c_begin, c_end;
         knn_shard_range(n, block, owner, size, &c_begin, &c_end);

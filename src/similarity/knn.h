@@ -62,6 +62,8 @@ void knn_normalize_rows(float *x, int64_t n, int dim, uint8_t *usable, int64_t *
  * knn_shard_range(N, block, rank, size) and the same k and block.
  * query_rows: ascending global rows inside this rank's shard (may be 0 of
  * them); unusable queries get an empty (padded) list. extra may be NULL.
+ * Checks for a stop signal (signals_stop_agreed) before each ring step and
+ * after the last: ST_INTERRUPTED on every rank when one arrived.
  * On success out owns malloc'ed arrays (knn_lists_free). */
 int knn_search(const struct knn_shard *sh, const int64_t *query_rows, int64_t query_count,
                int k, int block, struct knn_pairs *extra, struct knn_lists *out);

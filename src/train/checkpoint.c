@@ -150,3 +150,16 @@ int ckpt_load(const char *path, const char *head, const char *key, struct train_
               size_t count, int epochs) {
     return dist_agree(load_local(path, head, key, st, count, epochs));
 }
+
+int ckpt_lacks_head(const char *path, const char *head) {
+    int64_t lacks = 0;
+    if (dist_rank() == 0 && fs_exists(path)) {
+        hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+        if (f >= 0) {
+            lacks = H5Lexists(f, head, H5P_DEFAULT) <= 0;
+            H5Fclose(f);
+        }
+    }
+    if (dist_bcast_bytes(&lacks, sizeof lacks, 0) != ST_OK) return 0;
+    return (int)lacks;
+}

@@ -23,4 +23,10 @@ int ckpt_save(const char *path, const char *head, const char *key, const struct 
 int ckpt_load(const char *path, const char *head, const char *key, struct train_state *st,
               size_t count, int epochs);
 
+/* 1 when the checkpoint file exists and holds no state for `head` (a level
+ * the interrupted run had not started), else 0 (also when the file is
+ * missing or unreadable: ckpt_load then says why). Rank 0 looks; the answer
+ * is broadcast. Collective. */
+int ckpt_lacks_head(const char *path, const char *head);
+
 #endif

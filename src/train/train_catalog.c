@@ -500,7 +500,10 @@ static int train_level(struct catalog *c, const struct config *cfg, const struct
     snprintf(key, sizeof key, "%s/%s/rows=%lld/classes=%d:%016llx/params=%zu", key_base,
              j->head_name, (long long)tr.n_global, j->classes,
              (unsigned long long)hash64(j->names, (size_t)j->classes * CLS), lay.count);
-    if (req->resume) {
+    /* --resume: a level the interrupted run had not started yet (no state in an
+     * existing checkpoint) starts as it would in an uninterrupted run. */
+    int resume = req->resume && !ckpt_lacks_head(ckpt, j->head_name);
+    if (resume) {
         TRY(ckpt_load(ckpt, j->head_name, key, &st, lay.count, o.epochs));
         log_info("train", "%s: resuming after epoch %lld from %s", j->head_name,
                  (long long)st.epochs_done, ckpt);

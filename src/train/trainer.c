@@ -8,6 +8,7 @@
 #include "dist/dist.h"
 #include "train/grad_allreduce.h"
 #include "util/check.h"
+#include "util/fault.h"
 #include "util/log.h"
 #include "util/signals.h"
 
@@ -271,6 +272,7 @@ int train_run(const struct train_opts *o, const struct train_set *tr, const stru
         struct dropout_key key = {o->seed, ep};
         double loss_sum = 0, hits = 0;
         for (int64_t b = 0; b < steps; b++) {
+            if (fault_armed()) TRY(dist_agree(fault_point("train.step"))); /* tests only */
             double ts = time_now();
             int64_t k0 = boff[b], kn = boff[b + 1] - boff[b];
             int64_t bn = n - b * batch < batch ? n - b * batch : batch;
