@@ -18,6 +18,7 @@
 #include "nn/cudnn_device.h"
 #include "nn/effnet.h"
 #include "util/check.h"
+#include "util/fsutil.h"
 #include "util/fault.h"
 #include "util/log.h"
 #include "util/signals.h"
@@ -360,6 +361,55 @@ static int64_t batch_count(int64_t i, int batch, int64_t my_count) {
     return my_count - begin < batch ? my_count - begin : batch;
 }
 
+/* Before any copy: *work = 0 when the committed catalog needs nothing from
+ * this stage (the feature group complete for these weights, dtype and
+ * normalized copy, one feature row per product, every active product valid
+ * and not dirty), else 1; *products gets the catalog's row count. The caller
+ * has ruled out --all and an interrupted work copy. Without work the stage
+ * neither copies the catalog nor records a run: the catalog stays byte for
+ * byte as it was (a run record would need the very copy and commit this
+ * check exists to avoid). Any doubt, read errors included, answers 1 and
+ * leaves the decision to the full path. Collective (opens the catalog). */
+static int check_work(const char *path, const char *grp, const struct effnet *net, int half,
+                      int normalized, int64_t *products, int *work) {
+    struct catalog *c = NULL;
+    struct flags fl = {0};
+    char *sha = NULL, *dtype = NULL, name[GRP_BYTES];
+    int nd = 0;
+    hsize_t dims[8];
+    *work = 1;
+    *products = 0;
+    if (catalog_open(path, 0, &c) != ST_OK) goto done;
+    *products = catalog_count(c);
+    snprintf(name, sizeof name, "%s/data", grp);
+    if (!catalog_is_complete(c, grp) || !catalog_exists(c, name) ||
+        catalog_dims(c, name, &nd, dims) != ST_OK || nd != 2 ||
+        (int)dims[1] != net->num_features || (int64_t)dims[0] != catalog_count(c))
+        goto done;
+    if (catalog_get_attr_str(c, grp, "weights_sha256", &sha) != ST_OK ||
+        strcmp(sha, net->source_sha256) ||
+        catalog_get_attr_str(c, grp, "dtype", &dtype) != ST_OK ||
+        strcmp(dtype, half ? "float16" : "float32"))
+        goto done;
+    snprintf(name, sizeof name, "%s/normalized", grp);
+    if (normalized != catalog_exists(c, name)) goto done;
+    snprintf(name, sizeof name, "%s/valid", grp);
+    fl.n = catalog_count(c);
+    if (read_flags(c, name, &fl) != ST_OK) goto done;
+    for (int64_t i = 0; i < fl.n; i++) {
+        if (fl.status[i] != PRODUCT_ACTIVE) continue;
+        if (!fl.valid[i] || (fl.dirty && fl.dirty[i])) goto done;
+    }
+    *work = 0;
+done:
+    err_clear();
+    free(sha);
+    free(dtype);
+    flags_free(&fl);
+    if (c) catalog_close(c);
+    return ST_OK;
+}
+
 /* --- the stage ------------------------------------------------------------------ */
 
 int extract_catalog(const struct extract_request *req, const struct config *cfg) {
@@ -391,6 +441,26 @@ int extract_catalog(const struct extract_request *req, const struct config *cfg)
     if (!strncmp(bshort, "efficientnet-", 13)) bshort += 13;
     snprintf(grp, sizeof grp, "/features/%.40s", bshort);
 
+    if (!req->all) {
+        /* nothing to do? then no work copy, no commit (check_work) */
+        char wk[4200];
+        snprintf(wk, sizeof wk, "%s.work", req->catalog);
+        int64_t w[1] = {dist_rank() == 0 ? fs_exists(wk) : 0}, n_products = 0;
+        TRY(dist_agree(dist_bcast_bytes(w, sizeof w, 0)));
+        if (!w[0]) { /* an interrupted work copy is resumed by the full path */
+            int work = 1;
+            check_work(req->catalog, grp, net, half, cfg->extract.normalized_copy, &n_products,
+                       &work);
+            w[0] = work;
+        }
+        TRY(dist_agree(dist_allreduce_max_i64(w, 1)));
+        if (!w[0]) {
+            log_info(STAGE, "0 of %lld products to extract: nothing to extract (every active "
+                     "product has valid %s features); %s left unchanged, no run recorded",
+                     (long long)n_products, bshort, req->catalog);
+            goto done;
+        }
+    }
     TRY(dist_agree(catalog_begin(req->catalog, STAGE, 0, &txn)));
     began = 1;
     struct catalog *c = txn.cat;
