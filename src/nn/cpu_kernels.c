@@ -143,6 +143,7 @@ static void depthwise_row(const float *in_b, int h, int w, int c, const float *w
     const size_t rs = (size_t)w * c; /* input row stride, floats */
     int c0 = 0;
     /* 32-channel tiles: 4 accumulators live in registers across all taps. */
+    const size_t xs = (size_t)stride * c; /* input step between neighbouring outputs */
     for (; c0 + 32 <= c; c0 += 32) {
         const v8f b0 = v8_load(bias + c0), b1 = v8_load(bias + c0 + 8);
         const v8f b2 = v8_load(bias + c0 + 16), b3 = v8_load(bias + c0 + 24);
@@ -150,6 +151,43 @@ static void depthwise_row(const float *in_b, int h, int w, int c, const float *w
             const int ix0 = ox * stride - pad_l;
             const int kx0 = ix0 < 0 ? -ix0 : 0;
             const int kx1 = ix0 + k > w ? w - ix0 : k;
+            if (kx0 == 0 && ox + 1 < ow && ix0 + stride + k <= w) {
+                /* Two interior outputs (ox, ox + 1) share each weight load:
+                 * 12 loads per 8 FMAs instead of 16. Same taps in the same
+                 * order as the single-output path, so the same bits. */
+                v8f a0 = b0, a1 = b1, a2 = b2, a3 = b3;
+                v8f e0 = b0, e1 = b1, e2 = b2, e3 = b3;
+                for (int ky = ky0; ky < ky1; ky++) {
+                    const float *ip = in_b + (size_t)(iy0 + ky) * rs + (size_t)ix0 * c + c0;
+                    const float *wp = wk + (size_t)ky * k * c + c0;
+                    for (int kx = 0; kx < k; kx++) {
+                        const float *x = ip + (size_t)kx * c, *wt = wp + (size_t)kx * c;
+                        const float *y = x + xs;
+                        const v8f w0 = v8_load(wt), w1 = v8_load(wt + 8);
+                        const v8f w2 = v8_load(wt + 16), w3 = v8_load(wt + 24);
+                        a0 += v8_load(x) * w0;
+                        a1 += v8_load(x + 8) * w1;
+                        a2 += v8_load(x + 16) * w2;
+                        a3 += v8_load(x + 24) * w3;
+                        e0 += v8_load(y) * w0;
+                        e1 += v8_load(y + 8) * w1;
+                        e2 += v8_load(y + 16) * w2;
+                        e3 += v8_load(y + 24) * w3;
+                    }
+                }
+                float *o = out_row + (size_t)ox * c + c0;
+                v8_store(o, a0);
+                v8_store(o + 8, a1);
+                v8_store(o + 16, a2);
+                v8_store(o + 24, a3);
+                o += c;
+                v8_store(o, e0);
+                v8_store(o + 8, e1);
+                v8_store(o + 16, e2);
+                v8_store(o + 24, e3);
+                ox++;
+                continue;
+            }
             v8f a0 = b0, a1 = b1, a2 = b2, a3 = b3;
             for (int ky = ky0; ky < ky1; ky++) {
                 const float *ip = in_b + (size_t)(iy0 + ky) * rs + (size_t)ix0 * c + c0;
