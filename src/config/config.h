@@ -68,6 +68,7 @@ struct config {
         double dropout;
         int epochs;
         int batch;               /* global batch over all ranks */
+        char *allreduce;         /* auto | mpi | nccl: gradient sum across ranks */
         char *optimizer;         /* sgd | adamw */
         double lr;
         double momentum;

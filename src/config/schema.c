@@ -88,6 +88,8 @@ const struct cfg_key cfg_schema[] = {
     NUM("train.epochs", CFG_INT, train.epochs, "30", 1, 100000, "passes over the training split"),
     NUM("train.batch", CFG_INT, train.batch, "256", 1, 16777216,
         "global batch over all ranks (rows per step)"),
+    STR("train.allreduce", train.allreduce, "auto", "auto|mpi|nccl",
+        "gradient sum across ranks; auto = nccl when a GPU is visible (CUDA/NCCL built), else mpi"),
     STR("train.optimizer", train.optimizer, "adamw", "sgd|adamw", "optimizer"),
     NUM("train.lr", CFG_FLOAT, train.lr, "0.001", 0, 10, "peak learning rate (cosine decay)"),
     NUM("train.momentum", CFG_FLOAT, train.momentum, "0.9", 0, 1, "sgd momentum (adamw: beta1)"),

@@ -21,11 +21,29 @@ static void fmt_tick(char *out, size_t n, double v, double step) {
     snprintf(out, n, "%.*f", dec, fabs(v) < step * 1e-6 ? 0.0 : v);
 }
 
+/* Legend of a line chart: one row of entries (line sample + name) below the
+ * x-axis label, wrapping to more rows when the names do not fit in the
+ * width, so it never covers the plot area. Entry width is estimated from the
+ * name (12px font, about 6.6 units per character). Advances (*x, *row) past
+ * the entry for `name` and returns the x where that entry starts. */
+static double legend_place(const char *name, double left, double right, double *x, int *row) {
+    double w = 26 + 6.6 * (double)strlen(name) + 18;
+    if (*x > left && *x + w > right) *x = left, ++*row;
+    double at = *x;
+    *x += w;
+    return at;
+}
+
 void svg_line_chart(struct hbuf *b, const char *id, const char *title, const char *xlabel,
                     const char *ylabel, const struct svg_series *series, int n_series, double ymin,
                     double ymax, int include_zero) {
-    const double W = 520, H = 300, L = 58, R = 16, T = 34, B = 46;
-    int nx = 0;
+    const double W = 520, H0 = 300, L = 58, R = 16, T = 34, B = 46, LEG_ROW = 18;
+    int nx = 0, leg_rows = 0;
+    double leg_x = L;
+    for (int s = 0; s < n_series; s++)
+        legend_place(series[s].name ? series[s].name : "", L, W - R, &leg_x, &leg_rows);
+    if (n_series > 0) leg_rows++;
+    const double H = H0 + 6 + LEG_ROW * leg_rows; /* the plot keeps its size; the legend adds rows */
     double lo = INFINITY, hi = -INFINITY;
     for (int s = 0; s < n_series; s++) {
         if (series[s].count > nx) nx = series[s].count;
@@ -46,7 +64,7 @@ void svg_line_chart(struct hbuf *b, const char *id, const char *title, const cha
     }
     double ystep = nice_step(hi - lo, 5);
     if (!(ymin < ymax)) lo = floor(lo / ystep) * ystep, hi = ceil(hi / ystep) * ystep;
-    double pw = W - L - R, ph = H - T - B;
+    double pw = W - L - R, ph = H0 - T - B;
     int xmax = nx > 1 ? nx : 2;
 #define PX(x) (L + ((x) - 1) * pw / (xmax - 1))
 #define PY(y) (T + ph - ((y) - lo) * ph / (hi - lo))
@@ -72,12 +90,13 @@ void svg_line_chart(struct hbuf *b, const char *id, const char *title, const cha
     hb_printf(b, "<line class=\"axis\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>"
               "<line class=\"axis\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>",
               L, W - R, T + ph, T + ph, L, L, T, T + ph);
-    hb_printf(b, "<text class=\"label\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", L + pw / 2, H - 8);
+    hb_printf(b, "<text class=\"label\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", L + pw / 2, H0 - 8);
     hb_text(b, xlabel);
     hb_printf(b, "</text><text class=\"label\" transform=\"translate(14 %.1f) rotate(-90)\" "
               "text-anchor=\"middle\">", T + ph / 2);
     hb_text(b, ylabel);
     hb_puts(b, "</text>");
+    leg_x = L, leg_rows = 0;
     for (int s = 0; s < n_series; s++) {
         const struct svg_series *se = &series[s];
         hb_printf(b, "<g class=\"series s%d\" data-series=\"", se->style % 6);
@@ -98,8 +117,9 @@ void svg_line_chart(struct hbuf *b, const char *id, const char *title, const cha
                 hb_printf(b, ", epoch %d: %.4f</title></circle>", i + 1, se->y[i]);
             }
         hb_puts(b, "</g>");
-        /* legend, top right */
-        double lx = W - R - 130, ly = T + 4 + 16 * s;
+        /* legend: below the x-axis label, outside the plot area */
+        double lx = legend_place(se->name ? se->name : "", L, W - R, &leg_x, &leg_rows);
+        double ly = H0 + 6 + LEG_ROW * leg_rows;
         hb_printf(b, "<g class=\"legend s%d\"><line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"%s/>"
                   "<text x=\"%.1f\" y=\"%.1f\">", se->style % 6, lx, lx + 20, ly, ly,
                   se->dashed ? " stroke-dasharray=\"6 4\"" : "", lx + 26, ly + 4);

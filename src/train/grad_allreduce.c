@@ -1,9 +1,13 @@
 #include "grad_allreduce.h"
 
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "dist/dist.h"
 #include "dist/nccl_comm.h"
+#include "nn/cudnn_device.h"
+#include "util/check.h"
 #include "util/status.h"
 
 static int mpi_sum_f64(double *buf, size_t count) { return dist_allreduce_sum_f64(buf, count); }
@@ -29,4 +33,29 @@ const struct grad_allreduce *grad_allreduce_find(const char *name) {
     for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++)
         if (!strcmp(backends[i].name, name)) return &backends[i];
     return NULL;
+}
+
+int grad_allreduce_resolve(const char *mode, const struct grad_allreduce **out) {
+    int rc = ST_OK;
+    *out = NULL;
+    if (!mode || !*mode) mode = "auto";
+    REQUIRE(!strcmp(mode, "auto") || !strcmp(mode, "mpi") || !strcmp(mode, "nccl"), ST_USAGE,
+            "train.allreduce '%s' is not one of auto|mpi|nccl", mode);
+    if (!strcmp(mode, "mpi")) {
+        *out = grad_allreduce_find("mpi");
+        return ST_OK;
+    }
+    char why[256] = "";
+    int64_t have = gpu_device_count(why, sizeof why) > 0; /* this rank sees a GPU */
+    int64_t all = have;
+    TRY(dist_allreduce_min_i64(&all, 1)); /* 1 only when every rank sees one */
+    if (!strcmp(mode, "nccl")) {
+        REQUIRE(all, ST_USAGE,
+                "train.allreduce=nccl needs a CUDA device on every rank, but rank %d has none "
+                "(%s); run on a GPU node or use --set train.allreduce=mpi (or auto)",
+                dist_rank(), have ? "another rank has no device" : why);
+    }
+    *out = grad_allreduce_find(all ? "nccl" : "mpi");
+fail:
+    return dist_agree(rc);
 }

@@ -13,6 +13,7 @@
 #include "catalog/run.h"
 #include "dist/dist.h"
 #include "train/checkpoint.h"
+#include "train/grad_allreduce.h"
 #include "train/metrics.h"
 #include "train/split.h"
 #include "train/trainer.h"
@@ -58,6 +59,7 @@ struct inputs {
     char split_name[CLS + 16];
     char feat[CLS + 32];      /* /features/<backbone>/data */
     int dim;                  /* feature width */
+    const char *allreduce;    /* resolved train.allreduce backend name (static) */
 };
 
 static void inputs_free(struct inputs *in) {
@@ -485,7 +487,7 @@ static int train_level(struct catalog *c, const struct config *cfg, const struct
     o.label_smoothing = (float)cfg->train.label_smoothing;
     o.class_balanced = cfg->train.class_balanced, o.patience = cfg->train.patience;
     o.seed = (uint64_t)cfg->run.seed;
-    o.allreduce = "mpi";
+    o.allreduce = in->allreduce ? in->allreduce : "mpi";
     o.stop_after = req->stop_after;
     REQUIRE(o.epochs >= 1 && o.batch >= 1 && o.lr > 0, ST_USAGE,
             "train.epochs (%d), train.batch (%d) and train.lr (%g) must be positive", o.epochs,
@@ -680,6 +682,10 @@ int train_catalog(const struct train_request *req, const struct config *cfg) {
     double t0 = time_now();
     const char *head = req->head ? req->head : cfg->train.head ? cfg->train.head : "linear";
     REQUIRE(head_kind_parse(head) >= 0, ST_USAGE, "--head '%s': use linear or mlp", head);
+    const struct grad_allreduce *ar = NULL;
+    TRY(grad_allreduce_resolve(cfg->train.allreduce, &ar)); /* collective; refuses nccl early */
+    log_info("train", "gradient allreduce: %s (train.allreduce=%s)", ar->name,
+             cfg->train.allreduce ? cfg->train.allreduce : "auto");
     int threads = cfg->run.threads > 0 ? cfg->run.threads
                                        : (int)(sysconf(_SC_NPROCESSORS_ONLN) / dist_local_size());
     openblas_set_num_threads(threads > 0 ? threads : 1);
@@ -719,6 +725,7 @@ int train_catalog(const struct train_request *req, const struct config *cfg) {
     for (int l = 0; l < in.n_levels; l++)
         if (want[l]) finest = l, n_jobs++;
     TRY(load_inputs(c, cfg, finest, &in));
+    in.allreduce = ar->name;
     TRY_ALLOC(jobs = calloc((size_t)n_jobs, sizeof *jobs));
     int k = 0;
     for (int l = 0; l < in.n_levels; l++)

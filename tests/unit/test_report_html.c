@@ -1,7 +1,11 @@
 /* test_report_html.c - report building blocks: HTML escaping (a product
  * named <script> stays text), RFC 4648 base64 test vectors, PNG thumbnails
  * decoded back by the ingest decoder (libpng read path) equal the pixels,
- * the box downscale against hand-computed means. */
+ * the box downscale against hand-computed means, and line-chart legends
+ * laid out below the x-axis label (outside the plot area, inside the viewBox,
+ * entries not on top of each other) for short and long, wrapping names. */
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +26,60 @@ static void b64(const char *in, const char *want) {
     hb_puts(&b, "");
     hb_base64(&b, (const uint8_t *)in, strlen(in));
     EXPECT(b.s && !strcmp(b.s, want), "base64 '%s' -> '%s', want '%s'", in, b.s ? b.s : "", want);
+    hb_free(&b);
+}
+
+/* Value of attribute `name` (e.g. " y=\"") at or after p inside the element
+ * starting at p; NAN when absent. */
+static double attr_at(const char *p, const char *name) {
+    const char *end = strchr(p, '>'), *a = strstr(p, name);
+    double v = NAN;
+    if (!a || (end && a > end) || sscanf(a + strlen(name), "%lf", &v) != 1) return NAN;
+    return v;
+}
+
+/* Renders a line chart with `n` series named names[] and checks the legend
+ * against the chart's own geometry read back from the SVG. */
+static void legend_outside(const char *const *names, int n) {
+    static const double y[5] = {0.2, 0.5, 0.9, 0.95, 1.0}; /* lines reach the top right */
+    struct svg_series se[8];
+    for (int i = 0; i < n; i++) se[i] = (struct svg_series){names[i], y, 5, i, i & 1};
+    struct hbuf b = {0};
+    svg_line_chart(&b, "c", "t", "epoch", "accuracy", se, n, 0, 1, 0);
+    EXPECT(b.s != NULL, "chart rendered");
+    if (!b.s) return;
+    double vw = NAN, vh = NAN;
+    const char *vb = strstr(b.s, "viewBox=\"");
+    EXPECT(vb && sscanf(vb, "viewBox=\"0 0 %lf %lf", &vw, &vh) == 2, "viewBox");
+    /* the x axis: the first axis line with y1 == y2; the plot is above it */
+    double axis_y = NAN;
+    for (const char *p = b.s; (p = strstr(p, "<line class=\"axis\"")); p++)
+        if (attr_at(p, " y1=\"") == attr_at(p, " y2=\"")) {
+            axis_y = attr_at(p, " y1=\"");
+            break;
+        }
+    const char *lab = strstr(b.s, "<text class=\"label\"");
+    double label_y = lab ? attr_at(lab, " y=\"") : NAN;
+    EXPECT(isfinite(axis_y) && isfinite(label_y) && label_y > axis_y, "axis %g, x label %g", axis_y,
+           label_y);
+    double lx[8], ly[8];
+    int k = 0;
+    for (const char *p = b.s; (p = strstr(p, "<g class=\"legend")) && k < 8; p++, k++) {
+        const char *ln = strstr(p, "<line"), *tx = strstr(p, "<text");
+        double y1 = attr_at(ln, " y1=\""), x1 = attr_at(ln, " x1=\""), x2 = attr_at(ln, " x2=\"");
+        double ty = attr_at(tx, " y=\""), txx = attr_at(tx, " x=\"");
+        /* 12px text: its top is about 10 units above the baseline */
+        EXPECT(y1 > label_y && ty - 10 > label_y, "legend %d (line y %g, text y %g) is not below the "
+               "x-axis label (y %g)", k, y1, ty, label_y);
+        EXPECT(ty + 3 <= vh && x1 >= 0 && x2 > x1 && txx < vw, "legend %d (%g..%g, %g) outside the "
+               "viewBox %gx%g", k, x1, txx, ty, vw, vh);
+        lx[k] = x1, ly[k] = y1;
+    }
+    EXPECT_INT(k, n);
+    for (int i = 0; i < k; i++)
+        for (int j = 0; j < i; j++)
+            EXPECT(fabs(lx[i] - lx[j]) > 20 || fabs(ly[i] - ly[j]) > 12,
+                   "legend entries %d and %d overlap at (%g, %g)", j, i, lx[i], ly[i]);
     hb_free(&b);
 }
 
@@ -73,5 +131,13 @@ int main(void) {
     EXPECT(hb_png_data_uri(&b, sq, 4, 64) == ST_OK, "data uri");
     EXPECT(b.s && !strncmp(b.s, "data:image/png;base64,iVBORw0KGgo", 33), "data uri prefix: %.40s", b.s);
     hb_free(&b);
+
+    /* learning-curve legends: the report's two names, and six long ones that wrap */
+    static const char *const two[] = {"train accuracy", "validation accuracy"};
+    legend_outside(two, 2);
+    static const char *const six[] = {"train accuracy (lite2, mlp)", "validation accuracy (lite2, mlp)",
+                                      "train loss", "validation loss", "a much longer series name here",
+                                      "x"};
+    legend_outside(six, 6);
     return TEST_END();
 }
