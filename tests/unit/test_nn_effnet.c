@@ -74,11 +74,11 @@ static void put(hid_t f, const char *path, int rank, const hsize_t *dims, float 
     free(v);
 }
 static void put_conv(hid_t f, const char *g, int o, int k, int i, int bad_dim0) {
-    char p[96];
+    char p[160]; /* g is at most 96 bytes (callers' buffers) + "/weight" */
     hsize_t w[4] = {(hsize_t)(o + bad_dim0), (hsize_t)k, (hsize_t)k, (hsize_t)i}, b[1] = {(hsize_t)o};
-    snprintf(p, sizeof p, "%s/weight", g);
+    snprintf(p, sizeof p, "%.96s/weight", g);
     put(f, p, 4, w, 1.5f / sqrtf((float)(k * k * i)));
-    snprintf(p, sizeof p, "%s/bias", g);
+    snprintf(p, sizeof p, "%.96s/bias", g);
     put(f, p, 1, b, 0.2f);
 }
 
