@@ -12,7 +12,6 @@
 #define _XOPEN_SOURCE 700 /* realpath() */
 #include <hdf5.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,16 +118,6 @@ static int already_open(const char *path) {
 int catalog_probe(const char *path) {
     struct stat st;
     if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || already_open(path)) return ST_OK;
-    int sig = isolate_probe(probe_child, (void *)path, PROBE_LIMIT_S);
-    if (sig == SIGALRM)
-        return err_set(ST_DATA,
-                       "%s: corrupt catalog file: the HDF5 library did not finish reading its "
-                       "metadata in %d s; %s",
-                       path, PROBE_LIMIT_S, FIX);
-    if (sig)
-        return err_set(ST_DATA,
-                       "%s: corrupt catalog file: the HDF5 library crashed reading its metadata "
-                       "(signal %d); %s",
-                       path, sig, FIX);
-    return ST_OK;
+    return isolate_read(probe_child, (void *)path, PROBE_LIMIT_S, path, "catalog file",
+                        "its metadata", FIX);
 }

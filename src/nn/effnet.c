@@ -2,7 +2,6 @@
 #include "effnet.h"
 
 #include <hdf5.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -352,17 +351,9 @@ int effnet_load(const char *path, struct effnet **out) {
      * first and refuse the file if that child dies. */
     struct stat st;
     if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
-        int sig = isolate_probe(probe_load, (void *)path, EFFNET_LOAD_LIMIT_S);
-        if (sig == SIGALRM)
-            return err_set(ST_DATA,
-                           "%s: corrupt weights file: the HDF5 library did not finish reading it "
-                           "in %d s; %s",
-                           path, EFFNET_LOAD_LIMIT_S, FIX_HINT);
-        if (sig)
-            return err_set(ST_DATA,
-                           "%s: corrupt weights file: the HDF5 library crashed reading it "
-                           "(signal %d); %s",
-                           path, sig, FIX_HINT);
+        int verdict = isolate_read(probe_load, (void *)path, EFFNET_LOAD_LIMIT_S, path,
+                                   "weights file", "it", FIX_HINT);
+        if (verdict != ST_OK) return verdict;
     }
     int rc = load_file(path, out);
     if (rc == ST_ERR && !strncmp(err_msg(), "HDF5 call", 9)) {

@@ -1,6 +1,8 @@
 /* isolate.c - see isolate.h. */
 #include "isolate.h"
 
+#include "status.h"
+
 #include <errno.h>
 #include <signal.h>
 #include <sys/types.h>
@@ -45,4 +47,17 @@ int isolate_probe(int (*fn)(void *arg), void *arg, unsigned limit_s) {
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR) return 0;
     return WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+}
+
+int isolate_read(int (*fn)(void *arg), void *arg, unsigned limit_s, const char *path,
+                 const char *kind, const char *object, const char *fix) {
+    int sig = isolate_probe(fn, arg, limit_s);
+    if (sig == SIGALRM)
+        return err_set(ST_DATA,
+                       "%s: corrupt %s: the HDF5 library did not finish reading %s in %u s; %s",
+                       path, kind, object, limit_s, fix);
+    if (sig)
+        return err_set(ST_DATA, "%s: corrupt %s: the HDF5 library crashed reading %s (signal %d); %s",
+                       path, kind, object, sig, fix);
+    return ST_OK;
 }

@@ -20,4 +20,11 @@
  * child's stdout and stderr are the parent's; it leaves through _exit(). */
 int isolate_probe(int (*fn)(void *arg), void *arg, unsigned limit_s);
 
+/* isolate_probe() and its verdict as a status: ST_OK when the child returned,
+ * else ST_DATA with one line "<path>: corrupt <kind>: the HDF5 library crashed
+ * reading <object> (signal N); <fix>" (or "did not finish reading <object> in
+ * <limit_s> s" when it ran out of time). */
+int isolate_read(int (*fn)(void *arg), void *arg, unsigned limit_s, const char *path,
+                 const char *kind, const char *object, const char *fix);
+
 #endif
