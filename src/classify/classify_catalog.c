@@ -597,6 +597,23 @@ fail:
 /* Grid search over the validation rows of all ranks with the sources as
  * they are now (j->src_cal): best point into *w, counts of the best point and
  * of the configured weights, and the number of rows. */
+/* The buffers val_rows() fills for nloc local rows of C classes: the three
+ * source distributions (nloc + 1, C), the two "has a vote / name" flags and
+ * the labels (nloc + 1). On failure the caller frees what was allocated. */
+static int val_alloc(int64_t nloc, int C, float **ph, float **pk, float **pn, uint8_t **hk,
+                     uint8_t **hn, int32_t **y) {
+    int rc = ST_OK;
+    size_t nc = ((size_t)nloc + 1) * C;
+    TRY_ALLOC(*ph = malloc(nc * sizeof(float)));
+    TRY_ALLOC(*pk = malloc(nc * sizeof(float)));
+    TRY_ALLOC(*pn = malloc(nc * sizeof(float)));
+    TRY_ALLOC(*hk = malloc((size_t)nloc + 1));
+    TRY_ALLOC(*hn = malloc((size_t)nloc + 1));
+    TRY_ALLOC(*y = malloc(((size_t)nloc + 1) * sizeof(int32_t)));
+fail:
+    return rc;
+}
+
 static int search_once(const struct inputs *in, const struct job *j, int steps,
                        const struct fusion_weights *cfg_w, struct fusion_weights *w,
                        double *best_ok, double *cfg_ok, double *n_val) {
@@ -608,13 +625,7 @@ static int search_once(const struct inputs *in, const struct job *j, int steps,
     int32_t *y = NULL;
     double *correct = NULL;
     int g = weights_grid_count(steps);
-    size_t nc = ((size_t)nloc + 1) * C;
-    TRY_ALLOC(ph = malloc(nc * sizeof(float)));
-    TRY_ALLOC(pk = malloc(nc * sizeof(float)));
-    TRY_ALLOC(pn = malloc(nc * sizeof(float)));
-    TRY_ALLOC(hk = malloc((size_t)nloc + 1));
-    TRY_ALLOC(hn = malloc((size_t)nloc + 1));
-    TRY_ALLOC(y = malloc(((size_t)nloc + 1) * sizeof(int32_t)));
+    TRY(val_alloc(nloc, C, &ph, &pk, &pn, &hk, &hn, &y));
     TRY_ALLOC(correct = calloc((size_t)g + 2, sizeof(double)));
     int64_t n = val_rows(in, j, ph, pk, pn, hk, hn, y);
     struct fusion_rows fr = {n, C, ph, pk, pn, hk, hn, y};
@@ -667,13 +678,7 @@ static int choose_weights(const struct inputs *in, const struct config *cfg, str
     }
     j->w_val_top1_raw = ok_raw / n;
     if (!strcmp(cal, "auto") || !strcmp(cal, "on")) {
-        size_t nc = ((size_t)nloc + 1) * C;
-        TRY_ALLOC(ph = malloc(nc * sizeof(float)));
-        TRY_ALLOC(pk = malloc(nc * sizeof(float)));
-        TRY_ALLOC(pn = malloc(nc * sizeof(float)));
-        TRY_ALLOC(hk = malloc((size_t)nloc + 1));
-        TRY_ALLOC(hn = malloc((size_t)nloc + 1));
-        TRY_ALLOC(y = malloc(((size_t)nloc + 1) * sizeof(int32_t)));
+        TRY(val_alloc(nloc, C, &ph, &pk, &pn, &hk, &hn, &y));
         int64_t nv = val_rows(in, j, ph, pk, pn, hk, hn, y); /* raw sources */
         double tn = 1, tk = 1;
         TRY(fit_source_t(pn, hn, y, nv, C, &tn));
