@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # nightly_requeue.sh - the real extract stage under a deliberately short time limit
 # on a real single-node Slurm: slurm/extract.sbatch with --time=2
-# --signal=B:USR1@80, so the batch shell gets USR1 about 40 s into the job. The
+# --signal=B:USR1@80, so the batch shell gets USR1 at a time-limit check. The
 # catalog is sized from this machine's measured extract rate so that the work takes
-# about 100 s on 2 ranks (at least 2,000 products): on a fast machine a fixed
-# 2,000 products finished before the warning (seen in CI: 124 images/s, 16 s). The
+# about 80 s on 2 ranks (at least 800 products): on a fast machine a fixed 2,000
+# products finished before the warning (seen in CI: 124 images/s, 16 s). Slurm
+# sends the warning at its periodic (60 s) time-limit check, seen 10-30 s into a run,
+# so a run does at most ~60 s of work and the job needs 2-4 runs. The
 # shell gets USR1, assort extract checkpoints and exits 4, the job requeues itself
 # and the next run continues; the job ends COMPLETED with Restarts >= 1, and its
 # features are bit-identical to an uninterrupted extract of the same catalog (run
@@ -22,8 +24,8 @@ write_config "$d/cfg.yaml"
 # shellcheck disable=SC2086  # MPIEXEC is a command line
 $MPIEXEC -n 2 "$ASSORT_BIN" extract -c cfg.yaml probe.h5 >> probe.log 2>&1
 rate=$(grep -o '[0-9.]* images/s' probe.log | tail -n 1 | cut -d' ' -f1)
-n=$(awk -v r="${rate:-0}" 'BEGIN { n = int(r * 100); if (n < 2000) n = 2000; if (n > 40000) n = 40000; print n }')
-echo "measured extract rate ${rate:-?} images/s on 2 ranks -> $n products (~100 s of work)"
+n=$(awk -v r="${rate:-0}" 'BEGIN { n = int(r * 80); if (n < 800) n = 800; if (n > 40000) n = 40000; print n }')
+echo "measured extract rate ${rate:-?} images/s on 2 ranks -> $n products (~80 s of work)"
 rm -rf probe probe.h5
 "$ASSORT_SRC/tools/make-demo-data" "$d/data" "$n" >/dev/null
 "$ASSORT_BIN" ingest -c cfg.yaml --csv data/catalog.csv --images data cat.h5 > ingest.log 2>&1
@@ -32,7 +34,7 @@ cp cat.h5 ref.h5
 t0=$(date +%s)
 id=$(ASSORT_CATALOG=$d/cat.h5 ASSORT_CONFIG=$d/cfg.yaml sbatch --parsable --time=2 --signal=B:USR1@80 \
      -o "$d/job.out" "$ASSORT_SRC/slurm/extract.sbatch")
-st=$(wait_job "$id" 420) || true
+st=$(wait_job "$id" 600) || true
 echo "--- job $id ($st, $(( $(date +%s) - t0 )) s)"; cat job.out
 expect "job COMPLETED (got $st)" [ "$st" = COMPLETED ]
 restarts=$(scontrol show job -o "$id" | sed -n 's/.*Restarts=\([0-9]*\).*/\1/p')

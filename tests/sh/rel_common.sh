@@ -71,11 +71,17 @@ def load(path):
     def names(name, obj):
         if not dropped(name): ids.update(RUN.findall(name.encode()))
     f.visititems(names)
-    ids = sorted(ids)
+    # Run ids are <date>-<time>-<command>-<random>: name each one by its command
+    # and its place among that command's runs in time order, so two runs of
+    # different commands started in the same second compare alike.
+    canon, seen = {}, {}
+    for rid in sorted(ids, key=lambda r: (r[:15], r[16:-5], r[-4:])):
+        cmd = rid[16:-5]
+        seen[cmd] = seen.get(cmd, 0) + 1
+        canon[rid] = b"RUN-%s-%d" % (cmd, seen[cmd])
     def norm(b):
         b = b.replace(me, b"<CATALOG>")
-        return RUN.sub(lambda m: b"RUN%d" % ids.index(m.group(0)) if m.group(0) in ids
-                       else b"RUN?", b)
+        return RUN.sub(lambda m: canon.get(m.group(0), b"RUN?"), b)
     def val(v):
         if isinstance(v, (bytes, np.bytes_)): return norm(bytes(v))
         if isinstance(v, str): return norm(v.encode())
