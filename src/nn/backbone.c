@@ -1,13 +1,16 @@
 /* backbone.c - the backend table and the dispatch around it. The only place
  * that knows which backends are compiled in. */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include "backbone.h"
 
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "dist/dist.h"
 #include "util/check.h"
+#include "util/log.h"
 
 extern const struct backbone_ops backbone_cpu_ops;  /* cpu_backend.c */
 /* The cuDNN backend (src/nn/cudnn_backend.cu, docs/gpu.md) is compiled
@@ -34,12 +37,23 @@ struct backbone {
     void *state;
 };
 
+/* CPUs this process may run on (its affinity mask; mpirun binds each rank
+ * to one core by default when it starts 1 or 2 ranks), 0 when unknown. */
+static int allowed_cpus(void) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) != 0) return 0;
+    return CPU_COUNT(&set);
+}
+
 int backbone_default_threads(void) {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int per_node = dist_local_size();
     if (cores < 1) cores = 1;
     if (per_node < 1) per_node = 1;
     long t = cores / per_node;
+    int allowed = allowed_cpus();
+    if (allowed > 0 && t > allowed) t = allowed;
     return t < 1 ? 1 : (int)t;
 }
 
@@ -71,6 +85,13 @@ int backbone_create(const char *backend, const struct effnet *net,
     bb->max_batch = opts->max_batch;
     struct backbone_opts o = *opts;
     if (o.threads == 0) o.threads = backbone_default_threads();
+    int allowed = allowed_cpus();
+    if (!strcmp(ops->name, "cpu") && allowed > 0 && o.threads > allowed)
+        log_warn("backbone",
+                 "%d threads per rank, but this rank may run on only %d CPU(s) (its CPU affinity: "
+                 "mpirun binds a rank to one core by default); start it with `mpirun --map-by "
+                 "slot:PE=%d` or `--bind-to none`, or `srun --cpus-per-task=%d`",
+                 o.threads, allowed, o.threads, o.threads);
     TRY(ops->init(net, &o, &bb->state));
     *out = bb;
     bb = NULL;

@@ -24,4 +24,16 @@ run 2 "use --device cpu" "gpu unavailable" "$tmp/img.h5" --set extract.weights_d
 run 2 "expected lite0, lite1 or lite2" "bad backbone" "$tmp/img.h5" --backbone lite9
 check "catalog untouched by the failures" same "$(sha256sum < "$tmp/img.h5")" "$sum"
 check "no work copy left" test ! -e "$tmp/img.h5.work" -a ! -e "$tmp/noimg.h5.work"
+
+# More threads than the rank's CPU affinity allows (taskset stands in for
+# mpirun's default one-core binding): a warning that says how to start it.
+if command -v taskset > /dev/null; then
+  taskset -c 0 "$bin" extract "$tmp/img.h5" --all --set extract.weights_dir="$src/weights" \
+    --set run.threads=2 > "$tmp/aff.txt" 2>&1 || true
+  check "2 threads on 1 allowed CPU: warning names --map-by slot:PE=2" \
+    grep -q "may run on only 1 CPU(s).*--map-by slot:PE=2" "$tmp/aff.txt"
+  taskset -c 0 "$bin" extract "$tmp/img.h5" --all --set extract.weights_dir="$src/weights" \
+    > "$tmp/aff0.txt" 2>&1 || true
+  check "default threads follow the affinity: no warning" bash -c "! grep -q 'may run on only' '$tmp/aff0.txt'"
+fi
 exit $fail
