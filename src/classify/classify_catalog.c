@@ -597,20 +597,39 @@ fail:
 /* Grid search over the validation rows of all ranks with the sources as
  * they are now (j->src_cal): best point into *w, counts of the best point and
  * of the configured weights, and the number of rows. */
-/* The buffers val_rows() fills for nloc local rows of C classes: the three
- * source distributions (nloc + 1, C), the two "has a vote / name" flags and
- * the labels (nloc + 1). On failure the caller frees what was allocated. */
-static int val_alloc(int64_t nloc, int C, float **ph, float **pk, float **pn, uint8_t **hk,
-                     uint8_t **hn, int32_t **y) {
+/* This rank's labelled validation rows, as the weight search and the source
+ * calibration see them: the three source distributions (n, C) with the
+ * current source temperatures applied, the "has a vote / name" flags and the
+ * labels (n). */
+struct val_set {
+    int64_t n;
+    float *ph, *pk, *pn;
+    uint8_t *hk, *hn;
+    int32_t *y;
+};
+
+static void val_set_free(struct val_set *v) {
+    free(v->ph), free(v->pk), free(v->pn), free(v->hk), free(v->hn), free(v->y);
+    memset(v, 0, sizeof *v);
+}
+
+/* Allocates v for every local row and fills it with val_rows(). On failure v
+ * is freed and zeroed. */
+static int val_set_load(const struct inputs *in, const struct job *j, struct val_set *v) {
     int rc = ST_OK;
-    size_t nc = ((size_t)nloc + 1) * C;
-    TRY_ALLOC(*ph = malloc(nc * sizeof(float)));
-    TRY_ALLOC(*pk = malloc(nc * sizeof(float)));
-    TRY_ALLOC(*pn = malloc(nc * sizeof(float)));
-    TRY_ALLOC(*hk = malloc((size_t)nloc + 1));
-    TRY_ALLOC(*hn = malloc((size_t)nloc + 1));
-    TRY_ALLOC(*y = malloc(((size_t)nloc + 1) * sizeof(int32_t)));
+    int64_t nloc = in->r1 - in->r0;
+    size_t nc = ((size_t)nloc + 1) * j->classes;
+    memset(v, 0, sizeof *v);
+    TRY_ALLOC(v->ph = malloc(nc * sizeof(float)));
+    TRY_ALLOC(v->pk = malloc(nc * sizeof(float)));
+    TRY_ALLOC(v->pn = malloc(nc * sizeof(float)));
+    TRY_ALLOC(v->hk = malloc((size_t)nloc + 1));
+    TRY_ALLOC(v->hn = malloc((size_t)nloc + 1));
+    TRY_ALLOC(v->y = malloc(((size_t)nloc + 1) * sizeof(int32_t)));
+    v->n = val_rows(in, j, v->ph, v->pk, v->pn, v->hk, v->hn, v->y);
+    return ST_OK;
 fail:
+    val_set_free(v);
     return rc;
 }
 
@@ -618,28 +637,24 @@ static int search_once(const struct inputs *in, const struct job *j, int steps,
                        const struct fusion_weights *cfg_w, struct fusion_weights *w,
                        double *best_ok, double *cfg_ok, double *n_val) {
     int rc = ST_OK;
-    int64_t nloc = in->r1 - in->r0;
-    int C = j->classes;
-    float *ph = NULL, *pk = NULL, *pn = NULL;
-    uint8_t *hk = NULL, *hn = NULL;
-    int32_t *y = NULL;
+    struct val_set v = {0};
     double *correct = NULL;
     int g = weights_grid_count(steps);
-    TRY(val_alloc(nloc, C, &ph, &pk, &pn, &hk, &hn, &y));
+    TRY(val_set_load(in, j, &v));
     TRY_ALLOC(correct = calloc((size_t)g + 2, sizeof(double)));
-    int64_t n = val_rows(in, j, ph, pk, pn, hk, hn, y);
-    struct fusion_rows fr = {n, C, ph, pk, pn, hk, hn, y};
+    struct fusion_rows fr = {v.n, j->classes, v.ph, v.pk, v.pn, v.hk, v.hn, v.y};
     TRY(weights_grid_correct(&fr, steps, correct));
     int64_t ok = weights_correct(&fr, cfg_w);
     REQUIRE(ok >= 0, ST_ERR, "classify: out of memory for the weight search");
     correct[g] = (double)ok;
-    correct[g + 1] = (double)n;
+    correct[g + 1] = (double)v.n;
     TRY(dist_allreduce_sum_f64(correct, g + 2));
     int best = weights_grid_best(correct, steps, cfg_w);
     weights_grid_point(steps, best, w);
     *best_ok = correct[best], *cfg_ok = correct[g], *n_val = correct[g + 1];
 fail:
-    free(ph), free(pk), free(pn), free(hk), free(hn), free(y), free(correct);
+    val_set_free(&v);
+    free(correct);
     return rc;
 }
 
@@ -652,11 +667,8 @@ fail:
  * row: the configured weights stay, with a warning. */
 static int choose_weights(const struct inputs *in, const struct config *cfg, struct job *j) {
     int rc = ST_OK;
-    int64_t nloc = in->r1 - in->r0;
     int C = j->classes;
-    float *ph = NULL, *pk = NULL, *pn = NULL;
-    uint8_t *hk = NULL, *hn = NULL;
-    int32_t *y = NULL;
+    struct val_set v = {0};
     const char *mode = cfg->classify.weights ? cfg->classify.weights : "search";
     const char *cal = cfg->classify.source_calibration ? cfg->classify.source_calibration : "auto";
     j->t_name = j->t_knn = 1.0;
@@ -678,11 +690,10 @@ static int choose_weights(const struct inputs *in, const struct config *cfg, str
     }
     j->w_val_top1_raw = ok_raw / n;
     if (!strcmp(cal, "auto") || !strcmp(cal, "on")) {
-        TRY(val_alloc(nloc, C, &ph, &pk, &pn, &hk, &hn, &y));
-        int64_t nv = val_rows(in, j, ph, pk, pn, hk, hn, y); /* raw sources */
+        TRY(val_set_load(in, j, &v)); /* raw sources: j->src_cal is still 0 */
         double tn = 1, tk = 1;
-        TRY(fit_source_t(pn, hn, y, nv, C, &tn));
-        TRY(fit_source_t(pk, hk, y, nv, C, &tk));
+        TRY(fit_source_t(v.pn, v.hn, v.y, v.n, C, &tn));
+        TRY(fit_source_t(v.pk, v.hk, v.y, v.n, C, &tk));
         j->t_name = tn, j->t_knn = tk, j->src_cal = 1;
         TRY(search_once(in, j, steps, &cfg_w, &w_cal, &ok_cal, &ok_cfg_cal, &n));
         j->w_val_top1_srccal = ok_cal / n;
@@ -701,7 +712,7 @@ static int choose_weights(const struct inputs *in, const struct config *cfg, str
              j->w.knn, j->w.name, j->w_val_top1, cfg_w.head, cfg_w.knn, cfg_w.name,
              j->w_val_top1_cfg);
 fail:
-    free(ph), free(pk), free(pn), free(hk), free(hn), free(y);
+    val_set_free(&v);
     return rc;
 }
 
