@@ -42,6 +42,18 @@ make_base() {
   must "$tmp/base-extract.log" mx 2 extract "$tmp/base.h5"
 }
 
+# make_refs: the uninterrupted references of the later stages, each from the
+# previous one's output: $tmp/ref_train.h5, $tmp/ref_sim.h5, $tmp/ref_cls/c.h5
+# (classify's exports land beside it).
+make_refs() {
+  cp "$tmp/base.h5" "$tmp/ref_train.h5"
+  must "$tmp/ref_train.log" mx 2 train "$tmp/ref_train.h5"
+  cp "$tmp/ref_train.h5" "$tmp/ref_sim.h5"
+  must "$tmp/ref_sim.log" mx 2 similarity "$tmp/ref_sim.h5"
+  mkdir -p "$tmp/ref_cls" && cp "$tmp/ref_sim.h5" "$tmp/ref_cls/c.h5"
+  must "$tmp/ref_cls.log" mx 2 classify "$tmp/ref_cls/c.h5"
+}
+
 # h5same A B: every group, dataset and attribute of catalog A equals B's, byte
 # for byte, except what differs between any two runs: run ids (group names and
 # values are mapped to their rank among the file's run ids, so an extra run

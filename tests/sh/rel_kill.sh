@@ -14,12 +14,7 @@ limit=60   # seconds a job with a dead rank may take to end
 make_base "${REL_N:-96}"
 
 # --- uninterrupted references (each stage from the previous one's output) ----
-cp "$tmp/base.h5" "$tmp/ref_train.h5"
-must "$tmp/ref_train.log" mx 2 train "$tmp/ref_train.h5"
-cp "$tmp/ref_train.h5" "$tmp/ref_sim.h5"
-must "$tmp/ref_sim.log" mx 2 similarity "$tmp/ref_sim.h5"
-mkdir -p "$tmp/ref_cls" && cp "$tmp/ref_sim.h5" "$tmp/ref_cls/c.h5"
-must "$tmp/ref_cls.log" mx 2 classify "$tmp/ref_cls/c.h5"
+make_refs
 # the comparison can fail: a catalog with one more stage is not the same
 check "h5same tells train output from its input" test "$(h5same "$tmp/base.h5" "$tmp/ref_train.h5" | wc -l)" -gt 0
 

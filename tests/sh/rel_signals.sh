@@ -96,12 +96,7 @@ fi
 
 if want train || want similarity || want classify; then
 # --- references for the later stages -----------------------------------------
-cp "$tmp/base.h5" "$tmp/ref_train.h5"
-must "$tmp/ref_train.log" mx 2 train "$tmp/ref_train.h5"
-cp "$tmp/ref_train.h5" "$tmp/ref_sim.h5"
-must "$tmp/ref_sim.log" mx 2 similarity "$tmp/ref_sim.h5"
-mkdir -p "$tmp/ref_cls" && cp "$tmp/ref_sim.h5" "$tmp/ref_cls/c.h5"
-must "$tmp/ref_cls.log" mx 2 classify "$tmp/ref_cls/c.h5"
+make_refs
 
 fi
 
