@@ -423,11 +423,8 @@ fail:
     return rc;
 }
 
-/* Selects the rows of a sorted list in fspace as a union of hyperslabs, one
- * per run of consecutive rows, and builds the matching contiguous memory
- * space (count, dims[1:]) ("none" selections when count is 0). */
-static int select_row_list(struct catalog *c, const char *name, hid_t d, const int64_t *rows,
-                           int64_t count, hid_t *fspace, hid_t *mspace) {
+int catalog_select_row_list(struct catalog *c, const char *name, hid_t d, const int64_t *rows,
+                            int64_t count, hid_t *fspace, hid_t *mspace) {
     int rc = ST_OK;
     hsize_t dims[8], start[8] = {0}, cnt[8];
     int nd;
@@ -478,7 +475,7 @@ static int rows_io(struct catalog *c, const char *name, hid_t memtype, const str
         return err_set(ST_DATA, "%s: dataset %s is missing", c->path, name);
     TRY_H5(d = H5Dopen2(c->file, name, H5P_DEFAULT));
     if (set->rows)
-        TRY(select_row_list(c, name, d, set->rows, set->count, &fs, &ms));
+        TRY(catalog_select_row_list(c, name, d, set->rows, set->count, &fs, &ms));
     else
         TRY(select_rows(c, name, d, set->begin, set->count, &fs, &ms));
     if (write)

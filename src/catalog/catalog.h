@@ -138,6 +138,15 @@ int catalog_read_row_list(struct catalog *c, const char *name, hid_t memtype,
 int catalog_write_row_list(struct catalog *c, const char *name, hid_t memtype,
                            const int64_t *rows, int64_t count, const void *buf);
 
+/* The selection of catalog_read/write_row_list on an already open dataset d
+ * (named `name` in messages), for callers that keep d open or choose their
+ * own transfer property list: *fspace selects the rows (a union of one
+ * hyperslab per run of consecutive rows), *mspace is the matching contiguous
+ * (count, dims[1:]) memory space; "none" selections when count is 0. The
+ * caller closes both. ST_ERR for an unsorted or out-of-range list. */
+int catalog_select_row_list(struct catalog *c, const char *name, hid_t d, const int64_t *rows,
+                            int64_t count, hid_t *fspace, hid_t *mspace);
+
 /* Writes a whole small dataset (created or replaced) from rank 0's buffer
  * (other ranks may pass the same buffer or NULL). For tables like
  * /categories/<level>, class names, head weights. */

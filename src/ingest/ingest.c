@@ -970,33 +970,15 @@ fail:
     return rc;
 }
 
-/* Collective write of `count` images (buf (count, S, S, 3)) to the ascending
- * rows `rows`; count may be 0. */
-static int write_pixels(hid_t d, hid_t dxpl, const int64_t *rows, int64_t count, hsize_t S,
-                        const uint8_t *buf) {
+/* Writes `count` rows (ascending `rows`, buf (count, row) of `type`) to the
+ * open dataset d (`name` in messages) with transfer list dxpl (collective:
+ * every rank calls, count may be 0). */
+static int write_row_list(struct catalog *c, const char *name, hid_t d, hid_t type, hid_t dxpl,
+                          const int64_t *rows, int64_t count, const void *buf) {
     int rc = ST_OK;
     hid_t fs = -1, ms = -1;
-    TRY_H5(fs = H5Dget_space(d));
-    if (count == 0) {
-        hsize_t one[4] = {1, S, S, 3};
-        TRY_H5(ms = H5Screate_simple(4, one, NULL));
-        TRY_H5(H5Sselect_none(ms));
-        TRY_H5(H5Sselect_none(fs));
-    } else {
-        hsize_t md[4] = {(hsize_t)count, S, S, 3};
-        TRY_H5(ms = H5Screate_simple(4, md, NULL));
-        int first = 1;
-        for (int64_t i = 0; i < count;) {
-            int64_t j = i + 1;
-            while (j < count && rows[j] == rows[j - 1] + 1) j++;
-            hsize_t start[4] = {(hsize_t)rows[i], 0, 0, 0}, cnt[4] = {(hsize_t)(j - i), S, S, 3};
-            TRY_H5(H5Sselect_hyperslab(fs, first ? H5S_SELECT_SET : H5S_SELECT_OR, start, NULL, cnt,
-                                       NULL));
-            first = 0;
-            i = j;
-        }
-    }
-    TRY_H5(H5Dwrite(d, H5T_NATIVE_UINT8, ms, fs, dxpl, buf));
+    TRY(catalog_select_row_list(c, name, d, rows, count, &fs, &ms));
+    TRY_H5(H5Dwrite(d, type, ms, fs, dxpl, buf));
 fail:
     if (ms >= 0) H5Sclose(ms);
     if (fs >= 0) H5Sclose(fs);
@@ -1076,7 +1058,9 @@ static int pass_b(struct ingest *g, struct catalog *c) {
         double ts = time_now();
         if (coll) TRY(dist_agree(st));
         double tw = time_now();
-        if (st == ST_OK && (coll || i1 > i0)) st = write_pixels(d, dxpl, g->work_row + i0, i1 - i0, S, buf);
+        if (st == ST_OK && (coll || i1 > i0))
+            st = write_row_list(c, "/images/pixels", d, H5T_NATIVE_UINT8, dxpl, g->work_row + i0,
+                                i1 - i0, buf);
         double te = time_now();
         if (coll || (k + 1) % PASS_B_SYNC == 0 || k + 1 == batches) {
             TRY(dist_agree(st));
@@ -1121,35 +1105,6 @@ fail:
 
 #define STR_SLAB 4096 /* rows of the string columns written per call */
 
-/* Independent write of `count` rows (ascending `rows`, buf (count, row)) to
- * the open 1-D dataset d; count 0 writes nothing. Only for unfiltered
- * datasets: parallel HDF5 writes such chunks through (no chunk cache), so
- * two ranks may write different rows of one chunk without a collective. */
-static int write_rows_indep(hid_t d, hid_t type, const int64_t *rows, int64_t count,
-                            const void *buf) {
-    int rc = ST_OK;
-    hid_t fs = -1, ms = -1;
-    if (count == 0) return ST_OK;
-    TRY_H5(fs = H5Dget_space(d));
-    hsize_t md[1] = {(hsize_t)count};
-    TRY_H5(ms = H5Screate_simple(1, md, NULL));
-    int first = 1;
-    for (int64_t i = 0; i < count;) {
-        int64_t j = i + 1;
-        while (j < count && rows[j] == rows[j - 1] + 1) j++;
-        hsize_t start[1] = {(hsize_t)rows[i]}, cnt[1] = {(hsize_t)(j - i)};
-        TRY_H5(H5Sselect_hyperslab(fs, first ? H5S_SELECT_SET : H5S_SELECT_OR, start, NULL, cnt,
-                                   NULL));
-        first = 0;
-        i = j;
-    }
-    TRY_H5(H5Dwrite(d, type, ms, fs, H5P_DEFAULT, buf));
-fail:
-    if (ms >= 0) H5Sclose(ms);
-    if (fs >= 0) H5Sclose(fs);
-    return rc;
-}
-
 /* One slab of string column `col` (0 id, 1 name, 2 image_path, 3 + k attrs):
  * collective with deflate (filtered chunks need it), else independent into
  * the dataset opened (collectively) in d[col]. */
@@ -1158,7 +1113,11 @@ static int write_str_slab(struct ingest *g, struct catalog *c, char **dnames, co
                           const void *buf) {
     if (g->cfg->catalog.deflate > 0)
         return catalog_write_row_list(c, dnames[col], type, rows, count, buf);
-    return write_rows_indep(d[col], type, rows, count, buf);
+    /* Unfiltered: an independent write (H5P_DEFAULT) - parallel HDF5 writes
+     * such chunks through (no chunk cache), so two ranks may write different
+     * rows of one chunk without a collective. */
+    if (count == 0) return ST_OK;
+    return write_row_list(c, dnames[col], d[col], type, H5P_DEFAULT, rows, count, buf);
 }
 
 /* The string columns (id, name, image_path, attrs/<col>) of the rows this
