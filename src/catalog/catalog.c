@@ -109,7 +109,9 @@ int catalog_open(const char *path, int writable, struct catalog **out) {
     *out = NULL;
     if (!fs_exists(path))
         return err_set(ST_DATA, "%s: no such catalog file; create one with `assort ingest`", path);
-    TRY(catalog_probe(path));
+    /* One probe for all ranks (they open the same file): rank 0 reads the
+     * metadata in its child, every rank gets the verdict and its message. */
+    TRY(dist_agree(dist_rank() == 0 ? catalog_probe(path) : ST_OK));
     TRY(catalog_alloc(path, writable, &c));
     TRY_H5(fapl = make_fapl());
     c->file = H5Fopen(path, writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, fapl);

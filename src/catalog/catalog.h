@@ -51,7 +51,8 @@ int catalog_create(const char *path, struct catalog **out);
  * says assort_format = "assort-catalog" and schema_version ==
  * CATALOG_SCHEMA_VERSION; each failure is ST_DATA with one line naming the
  * file and the fix. The file's metadata is first read in a child process
- * (catalog_probe), so a file that crashes the HDF5 library is refused. */
+ * of rank 0 (catalog_probe) and the verdict agreed by all ranks, so a file
+ * that crashes the HDF5 library is refused on every rank. */
 int catalog_open(const char *path, int writable, struct catalog **out);
 
 /* Reads the metadata of the HDF5 file `path` in a forked child (serially, no

@@ -7,7 +7,7 @@
  * opens the file serially (sec2 driver, read-only, no MPI), walks every object
  * header, reads every attribute and every small dataset: the reads a command
  * does on open. If that child dies, the parent refuses the file with one line
- * instead of dying itself, on every rank alike.
+ * instead of dying itself; catalog_open probes on rank 0 and agrees the verdict.
  */
 #define _XOPEN_SOURCE 700 /* realpath() */
 #include <hdf5.h>
@@ -42,8 +42,9 @@ static void probe_read(hid_t obj, int is_attr) {
     void *buf = calloc((size_t)n + 1, msize > 0 ? msize : 1);
     if (buf) {
         herr_t r = is_attr ? H5Aread(obj, mt, buf) : H5Dread(obj, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
-        if (r >= 0 && H5Tdetect_class(mt, H5T_VLEN) > 0) H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, buf);
-        else if (r >= 0 && H5Tget_class(mt) == H5T_STRING && H5Tis_variable_str(mt) > 0)
+        /* variable-length data (or strings) read into library-owned memory */
+        if (r >= 0 && (H5Tdetect_class(mt, H5T_VLEN) > 0 ||
+                       (H5Tget_class(mt) == H5T_STRING && H5Tis_variable_str(mt) > 0)))
             H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, buf);
         free(buf);
     }
