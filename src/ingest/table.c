@@ -43,7 +43,7 @@ void dtable_free(struct dtable *t) {
     free(t->slot);
     free(t->slot_page);
     free(t->slot_dirty);
-    if (t->fd >= 0) close(t->fd);
+    if (t->slot_count && t->fd >= 0) close(t->fd); /* a zeroed table has fd 0: not ours */
     t->slot = NULL;
     t->slot_page = NULL;
     t->slot_dirty = NULL;
