@@ -160,7 +160,9 @@ static void classes_free(struct classes *c) {
 /* The per-product state lives in disk-backed tables (table.h): each has a
  * fixed share of ingest.table_memory_kib and spills to a temporary file
  * beyond it, so a rank's memory does not grow with the catalog. */
-#define TABLE_SHARES 8 /* rows, ids, cands, old ids, prows, labels, work + one for a map growing */
+#define TABLE_SHARES 11 /* rows, ids, cands, old ids, prows, labels, work, 3 reject lists (the
+                           * row-level, pass A's local and gathered ones; then the merged one)
+                           * + one for a map growing */
 
 /* One CSV record: where to read it again (csv_seek), not its fields. */
 struct row {
@@ -232,7 +234,8 @@ struct ingest {
     struct dmap ids;         /* id hash -> row index of its first valid occurrence */
     struct dtable cands;     /* (n_cand) struct cand */
     int64_t n_cand;
-    struct reject_list rejects;
+    struct reject_list rejects;   /* row-level rejects (every rank), then all of them by line */
+    struct reject_list rejects_a; /* pass A's rejects of every rank, by line */
 
     struct safepath_root root;
     int root_ok;
@@ -260,6 +263,7 @@ static void ingest_free(struct ingest *g) {
     dtable_free(&g->cands);
     dmap_free(&g->old_ids);
     rejects_free(&g->rejects);
+    rejects_free(&g->rejects_a);
     if (g->root_ok) safepath_root_free(&g->root);
     dtable_free(&g->prows);
     dtable_free(&g->labels);
@@ -270,7 +274,8 @@ static void ingest_free(struct ingest *g) {
 
 /* Bytes of the tables written to their temporary files so far. */
 static int64_t spilled_bytes(const struct ingest *g) {
-    const struct dtable *t[] = {&g->rows, &g->cands, &g->prows, &g->labels, &g->work};
+    const struct dtable *t[] = {&g->rows, &g->cands, &g->prows, &g->labels, &g->work,
+                                &g->rejects.items};
     const struct dmap *m[] = {&g->ids, &g->old_ids};
     int64_t sum = 0;
     for (size_t i = 0; i < sizeof t / sizeof *t; i++) sum += t[i]->pages_out * (int64_t)t[i]->page_bytes;
@@ -390,6 +395,7 @@ static int load_csv(struct ingest *g) {
     size_t header_fields = csv_header(c)->field_count;
     TRY(table_new(g, &g->rows, "csv records", sizeof(struct row)));
     TRY(dmap_init(&g->ids, "csv ids", 1024, g->share_bytes, g->tmp_dir));
+    TRY(rejects_init(&g->rejects, g->share_bytes, g->tmp_dir));
     const int id_col = g->id_col, name_col = g->name_col, img_col = g->img_col;
 
     for (;;) {
@@ -812,14 +818,52 @@ fail:
     return rc;
 }
 
+#define RJ_SLAB 64 /* reject records per broadcast */
+
+/* Gives every rank pass A's rejects of every rank (local: this rank's, by
+ * line) in slabs of RJ_SLAB records broadcast by their rank, in rank order
+ * (so by line: the shards are in candidate order), then merges them with the
+ * row-level rejects into g->rejects, by line. Memory: one slab. */
+static int gather_rejects(struct ingest *g, struct reject_list *local) {
+    int rc = ST_OK;
+    int64_t *n_of = NULL;     /* (size) rejects per rank */
+    struct reject *buf = NULL; /* (RJ_SLAB) */
+    struct reject_list all;
+    memset(&all, 0, sizeof all);
+    TRY_ALLOC(n_of = calloc((size_t)g->size, sizeof *n_of));
+    TRY_ALLOC(buf = malloc(RJ_SLAB * sizeof *buf));
+    TRY(rejects_init(&g->rejects_a, g->share_bytes, g->tmp_dir));
+    int64_t mine = local->count;
+    TRY_MPI(MPI_Allgather(&mine, 1, MPI_INT64_T, n_of, 1, MPI_INT64_T, dist_comm()));
+    for (int r = 0; r < g->size; r++)
+        for (int64_t s0 = 0; s0 < n_of[r]; s0 += RJ_SLAB) {
+            int64_t cnt = n_of[r] - s0 < RJ_SLAB ? n_of[r] - s0 : RJ_SLAB;
+            for (int64_t i = 0; r == g->rank && i < cnt; i++) TRY(rejects_get(local, s0 + i, &buf[i]));
+            TRY_MPI(MPI_Bcast(buf, (int)(cnt * (int64_t)sizeof *buf), MPI_BYTE, r, dist_comm()));
+            for (int64_t i = 0; i < cnt; i++)
+                TRY(rejects_add(&g->rejects_a, buf[i].line, buf[i].id, buf[i].path, buf[i].reason));
+        }
+    TRY(rejects_init(&all, g->share_bytes, g->tmp_dir));
+    TRY(rejects_merge(&g->rejects, &g->rejects_a, &all));
+    rejects_free(&g->rejects);
+    rejects_free(&g->rejects_a);
+    g->rejects = all;
+    memset(&all, 0, sizeof all);
+fail:
+    rejects_free(&all);
+    free(n_of);
+    free(buf);
+    return rc;
+}
+
 static int pass_a(struct ingest *g) {
     int rc = ST_OK;
     int64_t b, e;
-    struct reject_list local = {0};
-    struct reject *all = NULL;
-    int *counts = NULL, *displs = NULL;
+    struct reject_list local; /* this rank's image rejects, by line */
     struct progress pr;
+    memset(&local, 0, sizeof local);
     dist_shard_range(g->n_cand, g->rank, g->size, &b, &e);
+    TRY(rejects_init(&local, g->share_bytes, g->tmp_dir));
     int64_t per_rank = (g->n_cand + g->size - 1) / g->size;
     int64_t batches = (per_rank + PASS_A_BATCH - 1) / PASS_A_BATCH;
     /* Each rank fills the (flag, hash) of its shard of the candidates table
@@ -867,26 +911,9 @@ static int pass_a(struct ingest *g) {
     double ts = time_now();
     TRY(exchange_checks(g)); /* a local failure ends the job (cli_fail_fast): no agreement inside collectives */
 
-    /* Reject records of every rank, as bytes. */
-    TRY_ALLOC(counts = calloc((size_t)g->size, sizeof *counts));
-    TRY_ALLOC(displs = calloc((size_t)g->size, sizeof *displs));
-    int mine = (int)(local.count * sizeof(struct reject));
-    TRY_MPI(MPI_Allgather(&mine, 1, MPI_INT, counts, 1, MPI_INT, dist_comm()));
-    int64_t total = 0;
-    for (int i = 0; i < g->size; i++) {
-        displs[i] = (int)total;
-        total += counts[i];
-    }
-    TRY_ALLOC(all = malloc((size_t)(total ? total : 1)));
-    TRY_MPI(MPI_Allgatherv(local.items ? (void *)local.items : (void *)all, mine, MPI_BYTE, all,
-                           counts, displs, MPI_BYTE, dist_comm()));
-    for (size_t i = 0; i < (size_t)total / sizeof(struct reject); i++)
-        TRY(rejects_add(&g->rejects, all[i].line, all[i].id, all[i].path, all[i].reason));
+    TRY(gather_rejects(g, &local));
     g->tm[TM_A_SYNC] += time_now() - ts;
 fail:
-    free(all);
-    free(counts);
-    free(displs);
     rejects_free(&local);
     return rc;
 }
@@ -1441,6 +1468,18 @@ static void tables_setup(struct ingest *g, const char *catalog_path) {
     g->share_bytes = (size_t)g->cfg->ingest.table_memory_kib * 1024 / TABLE_SHARES;
 }
 
+/* This process's peak resident memory so far (VmHWM of /proc/self/status,
+ * KiB; children such as the catalog probe are not counted), -1 without /proc. */
+static long long peak_rss_kib(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long long kib = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "VmHWM:", 6)) kib = strtoll(line + 6, NULL, 10);
+    if (f) fclose(f);
+    return kib;
+}
+
 static int metrics(struct ingest *g, struct catalog *c, struct run_record *run) {
     int rc = ST_OK;
     const struct ingest_counts *ct = &g->counts;
@@ -1516,7 +1555,6 @@ int ingest_run(const struct config *cfg, const char *catalog_path, int update,
     TRY(pass_a(&g));
     double ta = time_now();
     TRY(dist_agree(assemble(&g)));
-    rejects_sort(&g.rejects);
     double t_check = time_now() - t1;
     double t_begin = tl - tb, t_old = t1 - tl, t_pass_a = ta - t1, t_assemble = time_now() - ta;
 
@@ -1577,8 +1615,9 @@ int ingest_run(const struct config *cfg, const char *catalog_path, int update,
      * ingest_spill test looks for this line). */
     int64_t spill = spilled_bytes(&g);
     log_debug(STAGE, "rank %d tables: %lld KiB written to temporary files in %s "
-                     "(ingest.table_memory_kib %lld)", g.rank, (long long)(spill / 1024),
-              g.tmp_dir, (long long)cfg->ingest.table_memory_kib);
+                     "(ingest.table_memory_kib %lld); peak RSS %lld KiB (VmHWM)", g.rank,
+              (long long)(spill / 1024), g.tmp_dir, (long long)cfg->ingest.table_memory_kib,
+              peak_rss_kib());
     if (spill)
         log_info(STAGE, "tables over ingest.table_memory_kib = %lld: %lld KiB spilled to temporary "
                         "files in %s", (long long)cfg->ingest.table_memory_kib,

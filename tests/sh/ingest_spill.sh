@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The per-product tables spilled to disk give the same catalog as tables in
 # memory. The 2,000-product demo sample (64 px), then an --update night
-# (50 re-encoded images, 30 new ids, 20 removed ids, a duplicate id and a
-# missing image), then night 1's CSV again (removed products come back), each
+# (50 re-encoded images, 30 new ids, 20 removed ids, 21 duplicate ids, 41
+# missing images: row-level and pass A rejects, merged by line), then night 1's CSV again (removed products come back), each
 # run with:
 #   A  the default ingest.table_memory_kib (everything in memory), 1 rank;
 #   B  ingest.table_memory_kib=16 (2 KiB per table: the tables must spill), 1 rank;
@@ -36,6 +36,10 @@ new = [[f"new-{r[0]}"] + r[1:] for r in body[300:330]]
 dup = [body[5][:]]                            # a duplicate id (rejected)
 gone = body[7][:]; gone[img] = "images/none.jpg"   # an old product whose new row is rejected
 out = [r for i, r in enumerate(body) if not 100 <= i < 120 and i != 7] + new + dup + [gone]
+out += [r[:] for r in body[10:30]]            # 20 more duplicate ids (row-level rejects)
+for k in range(40):                           # 40 missing images spread over both ranks' shards
+    miss = body[k][:]; miss[0] = f"miss-{k}"; miss[img] = f"images/none-{k}.jpg"
+    out.insert(50 * k + 3, miss)
 with open(f"{n2}/catalog.csv", "w", newline="", encoding="utf-8") as f:
     w = csv.writer(f, lineterminator="\n"); w.writerow(head); w.writerows(out)
 PY
@@ -80,7 +84,7 @@ for night in 1 2 3; do
   echo "ok: night $night: tiny budget (1 and 2 ranks, deflate) == default budget under h5diff"
 done
 # The update nights did what they should (so the comparison covered them).
-grep -q "2009 accepted: 30 new, 50 changed, 1929 unchanged, 20 removed, 2 rejected" "$t/A/out2" \
+grep -q "2009 accepted: 30 new, 50 changed, 1929 unchanged, 20 removed, 62 rejected" "$t/A/out2" \
   || { echo "FAIL: night 2 counts"; cat "$t/A/out2"; exit 1; }
 "$py" - "$t/C/c.h5" <<'PY' || { echo "FAIL: night 3 did not reactivate 20 products in C"; exit 1; }
 import sys, h5py
