@@ -2,10 +2,10 @@
 # The per-product tables spilled to disk give the same catalog as tables in
 # memory. The 2,000-product demo sample (64 px), then an --update night
 # (50 re-encoded images, 30 new ids, 20 removed ids, 21 duplicate ids, 41
-# missing images: row-level and pass A rejects, merged by line), then night 1's CSV again (removed products come back), each
-# run with:
+# missing images: row-level and pass A rejects, merged by line), then night
+# 1's CSV again (removed products come back), each run with:
 #   A  the default ingest.table_memory_kib (everything in memory), 1 rank;
-#   B  ingest.table_memory_kib=16 (2 KiB per table: the tables must spill), 1 rank;
+#   B  ingest.table_memory_kib=16 (~1.5 KiB per table: the tables must spill), 1 rank;
 #   C  the same tiny budget, 2 ranks;
 #   D  the tiny budget, 2 ranks, catalog.deflate=4 (collective writes), against A's data.
 # Every per-product dataset, the pixels and the class tables must be equal
@@ -72,6 +72,16 @@ for night in 1 2 3; do
     done
     cmp -s "$t/A/rejects$night.csv" "$t/$x/rejects$night.csv" \
       || { echo "FAIL: night $night: rejects CSV of $x differs from A's"; exit 1; }
+    "$py" - "$t/A/c.h5" "$t/$x/c.h5" <<'PY' || { echo "FAIL: night $night: /rejects of $x differ from A's"; exit 1; }
+import sys, h5py
+def last(p):
+    with h5py.File(p, "r") as f:
+        g = f[f"/rejects/{sorted(f['/rejects'])[-1]}"]
+        return {k: g[k][:].tolist() for k in ("line", "id", "path", "reason")}, int(g.attrs["count"])
+a, b = last(sys.argv[1]), last(sys.argv[2])
+assert a == b, "the /rejects datasets differ"
+assert a[0]["line"] == sorted(a[0]["line"]) and len(a[0]["line"]) == a[1], "not by line, or count wrong"
+PY
     grep -q "tables over ingest.table_memory_kib = 16: [1-9][0-9]* KiB spilled" "$t/$x/err$night" \
       || { echo "FAIL: night $night: $x did not report spilled tables"; cat "$t/$x/err$night"; exit 1; }
     # the run summary line (counts) is the same
