@@ -102,6 +102,13 @@ f = h5py.File(sys.argv[1], "r")
 m = f[f"/runs/{sorted(f['/runs'])[-1]}/metrics_json"][()]
 assert b'"reactivated": 20' in m, m
 PY
+# A rank killed (kill -9) while its tables are spilled leaves no temporary file
+# either: each is unlinked as soon as it is created.
+set +e
+ASSORT_FAULT="kill:ingest.batch#10@1" $MPIEXEC -n 2 "$ASSORT_BIN" ingest --set ingest.image_size=64 \
+  "${tiny[@]}" --update --csv "$t/n2/catalog.csv" --images "$t/n2" "$t/C/c.h5" >/dev/null 2>&1; rc=$?
+set -e
+[ $rc -ne 0 ] || { echo "FAIL: killed ingest exited 0"; exit 1; }
 left=$(find "$t/A" "$t/B" "$t/C" "$t/D" -name '.assort-ingest-tables.*' | wc -l)
 [ "$left" = 0 ] || { echo "FAIL: $left temporary table files left"; exit 1; }
 echo "ok: no temporary table file left behind"
