@@ -48,6 +48,7 @@ struct config {
         double max_reject_ratio;      /* above it the run fails */
         int allow_outside_root;       /* allow paths leaving images_root */
         char *rejects_csv;            /* "" = <catalog>.rejects.csv */
+        int64_t table_memory_kib;     /* per-product tables' memory per rank; the rest spills */
     } ingest;
     struct {
         char *backbone;          /* lite0 | lite1 | lite2 */

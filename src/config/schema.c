@@ -60,6 +60,8 @@ const struct cfg_key cfg_schema[] = {
          "accept image paths that leave images_root (.., absolute, symlinks)"),
     STR("ingest.rejects_csv", ingest.rejects_csv, "\"\"", NULL,
         "where rejected rows are listed; \"\" = <catalog>.rejects.csv"),
+    NUM("ingest.table_memory_kib", CFG_INT64, ingest.table_memory_kib, "65536", 16, 1e9,
+        "memory per rank for the per-product tables (KiB); beyond it they go to a temporary file"),
 
     STR("extract.backbone", extract.backbone, "lite0", "lite0|lite1|lite2",
         "EfficientNet-Lite variant whose features are extracted"),

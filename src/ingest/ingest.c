@@ -31,6 +31,7 @@
 #include "ingest/rejects.h"
 #include "ingest/resize.h"
 #include "ingest/safepath.h"
+#include "ingest/table.h"
 #include "util/check.h"
 #include "util/fault.h"
 #include "util/fsutil.h"
@@ -106,65 +107,7 @@ static int idmap_put(struct idmap *m, const char *key, int64_t val) {
     return ST_OK;
 }
 
-/* --- 128-bit id hash -> index map --------------------------------------- */
-
-/* Open addressing over indices into a caller's key array of (n, 2) uint64
- * (XXH3-128 of an id): 8 bytes per slot, at most half full, so 16 bytes per
- * id on top of the 16-byte key. The key array may move (realloc): it is
- * passed on every call, never stored. */
-struct hmap {
-    size_t cap;     /* power of two */
-    size_t count;
-    int64_t *slot;  /* (cap) index into the key array, -1 = empty */
-};
-
-static int hmap_init(struct hmap *m, size_t expect) {
-    size_t cap = 64;
-    while (cap < expect * 2 + 16) cap *= 2;
-    m->cap = cap;
-    m->count = 0;
-    m->slot = malloc(cap * sizeof *m->slot);
-    if (!m->slot) return err_set(ST_ERR, "out of memory (id hash map of %zu)", cap);
-    for (size_t i = 0; i < cap; i++) m->slot[i] = -1;
-    return ST_OK;
-}
-
-static void hmap_free(struct hmap *m) {
-    free(m->slot);
-    memset(m, 0, sizeof *m);
-}
-
-static size_t hmap_slot(const struct hmap *m, const uint64_t *keys, const uint64_t key[2]) {
-    size_t i = (size_t)key[1] & (m->cap - 1);
-    for (;;) {
-        int64_t s = m->slot[i];
-        if (s < 0 || (keys[2 * s] == key[0] && keys[2 * s + 1] == key[1])) return i;
-        i = (i + 1) & (m->cap - 1);
-    }
-}
-
-/* Index whose key equals key, or -1. */
-static int64_t hmap_get(const struct hmap *m, const uint64_t *keys, const uint64_t key[2]) {
-    if (!m->cap) return -1;
-    return m->slot[hmap_slot(m, keys, key)];
-}
-
-/* Inserts index idx (its key keys[2 idx..] must be absent). */
-static int hmap_put(struct hmap *m, const uint64_t *keys, int64_t idx) {
-    if ((m->count + 1) * 2 > m->cap) {
-        struct hmap big;
-        int rc = hmap_init(&big, m->count + 1);
-        if (rc != ST_OK) return rc;
-        for (size_t i = 0; i < m->cap; i++)
-            if (m->slot[i] >= 0) big.slot[hmap_slot(&big, keys, keys + 2 * m->slot[i])] = m->slot[i];
-        big.count = m->count;
-        hmap_free(m);
-        *m = big;
-    }
-    m->slot[hmap_slot(m, keys, keys + 2 * idx)] = idx;
-    m->count++;
-    return ST_OK;
-}
+/* --- ids ---------------------------------------------------------------- */
 
 /* XXH3-128 of a string as two words (the map's key). */
 static void id_key(const char *s, uint64_t key[2]) {
@@ -214,11 +157,46 @@ static void classes_free(struct classes *c) {
 
 /* --- the state of one run ------------------------------------------------ */
 
+/* The per-product state lives in disk-backed tables (table.h): each has a
+ * fixed share of ingest.table_memory_kib and spills to a temporary file
+ * beyond it, so a rank's memory does not grow with the catalog. */
+#define TABLE_SHARES 11 /* rows, ids, cands, old ids, prows, labels, work, 3 reject lists (the
+                           * row-level, pass A's local and gathered ones; then the merged one)
+                           * + one for a map growing */
+
 /* One CSV record: where to read it again (csv_seek), not its fields. */
 struct row {
     int64_t line;           /* 1-based line where the record starts */
     int64_t offset;         /* byte offset of the record in the CSV */
-    int rejected;           /* 1 once a reject was recorded for it */
+    uint64_t idh[2];        /* XXH3-128 of the id (0 when the id was bad) */
+    int64_t rejected;       /* 1 once a reject was recorded for it */
+};
+
+/* One candidate (a record that passed the row checks). */
+struct cand {
+    int64_t ri;             /* its CSV record */
+    uint8_t hash[16];       /* XXH3-128 of the image file (pass A) */
+    int64_t ok;             /* pass A: 0 unchecked, 1 accepted, 2 rejected; after: 1 / 0 */
+};
+
+/* One catalog row after this run (old rows first on --update): only the
+ * fixed-size columns; the string columns (id, name, path, attrs) are
+ * written from the CSV in slabs (write_strings) and otherwise stay as the
+ * work copy has them. Labels are in their own table (L per row). */
+struct prow {
+    uint64_t idh[2];        /* XXH3-128 of the id */
+    uint8_t hash[16];       /* image XXH3-128, big-endian */
+    uint64_t nameh;         /* XXH3-64 of the stored name (change detection) */
+    int64_t src1;           /* CSV record + 1 that fills the row's strings, 0 = kept */
+    int64_t work1;          /* candidate + 1 whose pixels go to the row, 0 = none */
+    int64_t line;           /* source_line */
+    uint8_t status, dirty, needs_sim, pad[5];
+};
+
+/* One image to decode, resize and write in pass B. */
+struct work {
+    int64_t cand;
+    int64_t row;            /* ascending over the work table */
 };
 
 /* Per-phase timers (seconds on this rank), logged at the end and kept in the
@@ -242,6 +220,8 @@ struct ingest {
     const char *csv_path;
     int L, K;
     int rank, size;
+    char tmp_dir[FS_PATH_MAX]; /* the catalog's folder: the tables' temporary files */
+    size_t share_bytes;        /* cache of each table */
 
     /* The CSV is kept as offsets, not fields: a row's fields are read again
      * (row_fetch) when a phase needs them, so memory per product does not
@@ -249,40 +229,25 @@ struct ingest {
     struct csv *rd;          /* second reader, for row_fetch */
     int id_col, name_col, img_col;
     int *lev_col, *keep_col; /* (L), (K) */
-    struct row *rows;        /* (n_rows) every data record, CSV order */
-    uint64_t *row_idh;       /* (n_rows, 2) XXH3-128 of the id (0 when the id was bad) */
-    int64_t n_rows, cap_rows;
-    struct hmap ids;         /* id hash -> row index of its first valid occurrence */
-    int64_t *cand;           /* (n_cand) row indices that passed the row checks */
+    struct dtable rows;      /* (n_rows) struct row: every data record, CSV order */
+    int64_t n_rows;
+    struct dmap ids;         /* id hash -> row index of its first valid occurrence */
+    struct dtable cands;     /* (n_cand) struct cand */
     int64_t n_cand;
-    struct reject_list rejects;
+    struct reject_list rejects;   /* row-level rejects (every rank), then all of them by line */
+    struct reject_list rejects_a; /* pass A's rejects of every rank, by line */
 
     struct safepath_root root;
     int root_ok;
     struct image_opts iopt;
     struct resize_opts ropt;
 
-    /* The catalog rows after this run (old rows first on --update): only the
-     * fixed-size columns; the string columns (id, name, path, attrs) are
-     * written from the CSV in slabs (write_strings) and otherwise stay as
-     * the work copy has them. */
     int64_t old_n, n, cap;
-    uint64_t *old_idh;       /* (old_n, 2) XXH3-128 of the old ids */
-    struct hmap old_ids;     /* old id hash -> row */
-    uint64_t *p_nameh;       /* (cap) XXH3-64 of the stored name (change detection) */
-    int64_t *p_src;          /* (cap) CSV row index that fills the row's strings, -1 = kept */
-    int32_t *p_labels;       /* (cap, L) */
-    uint8_t *p_hash;         /* (cap, 16) XXH3-128, big-endian */
-    uint8_t *p_status;       /* (cap) */
-    uint8_t *p_dirty;        /* (cap) */
-    uint8_t *p_needs_sim;    /* (cap) 1 = new/changed since the last similarity run */
-    int64_t *p_line;         /* (cap) */
+    struct dmap old_ids;     /* old id hash -> row */
+    struct dtable prows;     /* (cap) struct prow */
+    struct dtable labels;    /* (cap, L) int32 */
     struct classes *cls;     /* (L) */
-
-    uint8_t *cand_ok;        /* (n_cand) 1 accepted after pass A */
-    uint8_t *cand_hash;      /* (n_cand, 16) */
-    int64_t *work_cand;      /* (n_work) candidate whose pixels go to work_row */
-    int64_t *work_row;       /* (n_work) ascending */
+    struct dtable work;      /* (n_work) struct work, ascending row */
     int64_t n_work;
 
     struct ingest_counts counts;
@@ -293,28 +258,35 @@ static void ingest_free(struct ingest *g) {
     csv_close(g->rd);
     free(g->lev_col);
     free(g->keep_col);
-    free(g->rows);
-    free(g->row_idh);
-    hmap_free(&g->ids);
-    free(g->old_idh);
-    hmap_free(&g->old_ids);
-    free(g->cand);
+    dtable_free(&g->rows);
+    dmap_free(&g->ids);
+    dtable_free(&g->cands);
+    dmap_free(&g->old_ids);
     rejects_free(&g->rejects);
+    rejects_free(&g->rejects_a);
     if (g->root_ok) safepath_root_free(&g->root);
-    free(g->p_nameh);
-    free(g->p_src);
-    free(g->p_labels);
-    free(g->p_hash);
-    free(g->p_status);
-    free(g->p_dirty);
-    free(g->p_needs_sim);
-    free(g->p_line);
+    dtable_free(&g->prows);
+    dtable_free(&g->labels);
     for (int l = 0; g->cls && l < g->L; l++) classes_free(&g->cls[l]);
     free(g->cls);
-    free(g->cand_ok);
-    free(g->cand_hash);
-    free(g->work_cand);
-    free(g->work_row);
+    dtable_free(&g->work);
+}
+
+/* Bytes of the tables written to their temporary files so far. */
+static int64_t spilled_bytes(const struct ingest *g) {
+    const struct dtable *t[] = {&g->rows, &g->cands, &g->prows, &g->labels, &g->work,
+                                &g->rejects.items};
+    const struct dmap *m[] = {&g->ids, &g->old_ids};
+    int64_t sum = 0;
+    for (size_t i = 0; i < sizeof t / sizeof *t; i++) sum += t[i]->pages_out * (int64_t)t[i]->page_bytes;
+    for (size_t i = 0; i < sizeof m / sizeof *m; i++)
+        sum += (m[i]->pages_out + m[i]->slots.pages_out) * (int64_t)m[i]->slots.page_bytes;
+    return sum;
+}
+
+/* A table of elem_bytes elements with this run's share of the budget. */
+static int table_new(struct ingest *g, struct dtable *t, const char *what, size_t elem_bytes) {
+    return dtable_init(t, what, elem_bytes, g->share_bytes, g->tmp_dir);
 }
 
 void ingest_rejects_path(const struct config *cfg, const char *catalog_path, char *out,
@@ -340,19 +312,22 @@ static const char *fld(const struct csv_row *r, int col) {
     return col >= 0 && (size_t)col < r->field_count ? r->fields[col] : "";
 }
 
-/* Reads CSV row ri again into *cr (valid until the next row_fetch). The id
- * must hash as it did in load_csv: the CSV must not change during a run. */
-static int row_fetch(struct ingest *g, int64_t ri, struct csv_row *cr) {
+/* Reads CSV row ri again into *cr (valid until the next row_fetch) and, when
+ * out is not NULL, its struct row. The id must hash as it did in load_csv:
+ * the CSV must not change during a run. */
+static int row_fetch(struct ingest *g, int64_t ri, struct csv_row *cr, struct row *out) {
     int rc = ST_OK, have = 0;
-    const struct row *r = &g->rows[ri];
-    TRY(csv_seek(g->rd, r->offset, r->line));
+    struct row r;
+    TRY(dtable_get(&g->rows, ri, &r));
+    if (out) *out = r;
+    TRY(csv_seek(g->rd, r.offset, r.line));
     int st = csv_next(g->rd, cr, &have);
     if (st == ST_ERR) TRY(st);
     uint64_t key[2] = {0, 0};
     if (have && st == ST_OK) id_key(fld(cr, g->id_col), key);
-    REQUIRE(have && st == ST_OK && key[0] == g->row_idh[2 * ri] && key[1] == g->row_idh[2 * ri + 1],
-            ST_DATA, "%s:%lld: the CSV changed while ingest was running; rerun", g->csv_path,
-            (long long)r->line);
+    REQUIRE(have && st == ST_OK && key[0] == r.idh[0] && key[1] == r.idh[1], ST_DATA,
+            "%s:%lld: the CSV changed while ingest was running; rerun", g->csv_path,
+            (long long)r.line);
 fail:
     return rc;
 }
@@ -391,8 +366,9 @@ static int field_bad(const struct csv_row *r, int col, const char *what, char *r
 }
 
 /* Streams the CSV and runs the row-level checks. Same result on every rank.
- * Keeps per record its line, offset and id hash (40 bytes) plus 16 bytes of
- * the duplicate-id map; the fields are read again when needed (row_fetch). */
+ * Keeps per record its line, offset and id hash (40 bytes, table `rows`) plus
+ * 24-48 bytes of the duplicate-id map, both disk-backed; the fields are read
+ * again when needed (row_fetch). */
 static int load_csv(struct ingest *g) {
     int rc = ST_OK;
     const struct config *cfg = g->cfg;
@@ -417,7 +393,9 @@ static int load_csv(struct ingest *g) {
         TRY(header_column(c, g->csv_path, cfg->ingest.keep_columns.items[k], "ingest.keep_columns",
                           &g->keep_col[k]));
     size_t header_fields = csv_header(c)->field_count;
-    TRY(hmap_init(&g->ids, 1024));
+    TRY(table_new(g, &g->rows, "csv records", sizeof(struct row)));
+    TRY(dmap_init(&g->ids, "csv ids", 1024, g->share_bytes, g->tmp_dir));
+    TRY(rejects_init(&g->rejects, g->share_bytes, g->tmp_dir));
     const int id_col = g->id_col, name_col = g->name_col, img_col = g->img_col;
 
     for (;;) {
@@ -433,22 +411,12 @@ static int load_csv(struct ingest *g) {
             }
             break;
         }
-        if (g->n_rows == g->cap_rows) {
-            int64_t cap = g->cap_rows ? g->cap_rows * 2 : 1024;
-            struct row *p = realloc(g->rows, (size_t)cap * sizeof *p);
-            TRY_ALLOC(p);
-            g->rows = p;
-            uint64_t *q = realloc(g->row_idh, (size_t)cap * 2 * sizeof *q);
-            TRY_ALLOC(q);
-            g->row_idh = q;
-            g->cap_rows = cap;
-        }
         int64_t ri = g->n_rows++;
-        struct row *r = &g->rows[ri];
-        memset(r, 0, sizeof *r);
-        g->row_idh[2 * ri] = g->row_idh[2 * ri + 1] = 0;
-        r->line = cr.line;
-        r->offset = cr.offset;
+        TRY(dtable_resize(&g->rows, g->n_rows));
+        struct row r;
+        memset(&r, 0, sizeof r);
+        r.line = cr.line;
+        r.offset = cr.offset;
         const char *id = fld(&cr, id_col), *name = fld(&cr, name_col), *path = fld(&cr, img_col);
         char mine[CATALOG_ID_BYTES]; /* this row's id, kept while the first row is re-read */
 
@@ -463,22 +431,24 @@ static int load_csv(struct ingest *g) {
             snprintf(reason, sizeof reason, "id too long (%zu bytes > %d)", strlen(id),
                      CATALOG_ID_BYTES - 1);
         } else {
-            id_key(id, g->row_idh + 2 * ri);
-            int64_t first = hmap_get(&g->ids, g->row_idh, g->row_idh + 2 * ri);
+            id_key(id, r.idh);
+            int64_t first;
+            TRY(dmap_get(&g->ids, r.idh, &first));
             if (first >= 0) {
                 /* Same 128-bit hash: confirm with the first row's own id. */
                 snprintf(mine, sizeof mine, "%s", id);
                 struct csv_row fr;
-                TRY(row_fetch(g, first, &fr));
+                struct row f;
+                TRY(row_fetch(g, first, &fr, &f));
                 REQUIRE(!strcmp(fld(&fr, id_col), mine), ST_ERR,
                         "%s:%lld: ids '%s' and '%s' (line %lld) have the same XXH3-128 hash; "
                         "rename one of them", g->csv_path, (long long)cr.line, mine,
-                        fld(&fr, id_col), (long long)g->rows[first].line);
+                        fld(&fr, id_col), (long long)f.line);
                 snprintf(reason, sizeof reason, "duplicate id (first on line %lld)",
-                         (long long)g->rows[first].line);
+                         (long long)f.line);
                 id = mine; /* cr is still valid: row_fetch used the other reader */
             } else {
-                TRY(hmap_put(&g->ids, g->row_idh, ri));
+                TRY(dmap_put(&g->ids, r.idh, ri));
                 if (field_bad(&cr, name_col, "name", reason, sizeof reason)) {
                 } else if ((int64_t)strlen(name) > name_limit) {
                     snprintf(reason, sizeof reason, "name too long (%zu bytes > %lld)",
@@ -508,15 +478,23 @@ static int load_csv(struct ingest *g) {
             }
         }
         if (reason[0]) {
-            r->rejected = 1;
-            TRY(reject(g, &g->rejects, r->line, id, path, reason, g->rank == 0));
+            r.rejected = 1;
+            TRY(reject(g, &g->rejects, r.line, id, path, reason, g->rank == 0));
         }
+        TRY(dtable_set(&g->rows, ri, &r));
     }
     g->counts.csv_rows = g->n_rows;
-    g->cand = malloc((size_t)(g->n_rows ? g->n_rows : 1) * sizeof *g->cand);
-    TRY_ALLOC(g->cand);
-    for (int64_t i = 0; i < g->n_rows; i++)
-        if (!g->rows[i].rejected) g->cand[g->n_cand++] = i;
+    TRY(table_new(g, &g->cands, "candidates", sizeof(struct cand)));
+    for (int64_t i = 0; i < g->n_rows; i++) {
+        struct row r;
+        TRY(dtable_get(&g->rows, i, &r));
+        if (r.rejected) continue;
+        struct cand k;
+        memset(&k, 0, sizeof k);
+        k.ri = i;
+        TRY(dtable_resize(&g->cands, g->n_cand + 1));
+        TRY(dtable_set(&g->cands, g->n_cand++, &k));
+    }
 fail:
     csv_close(c);
     return rc;
@@ -526,17 +504,11 @@ fail:
 
 static int alloc_rows(struct ingest *g, int64_t cap) {
     int rc = ST_OK;
-    size_t n = (size_t)(cap ? cap : 1);
     g->cap = cap;
-    TRY_ALLOC(g->p_nameh = calloc(n, sizeof *g->p_nameh));
-    TRY_ALLOC(g->p_src = malloc(n * sizeof *g->p_src));
-    for (size_t i = 0; i < n; i++) g->p_src[i] = -1;
-    TRY_ALLOC(g->p_labels = calloc(n * (size_t)(g->L ? g->L : 1), sizeof *g->p_labels));
-    TRY_ALLOC(g->p_hash = calloc(n, 16));
-    TRY_ALLOC(g->p_status = calloc(n, 1));
-    TRY_ALLOC(g->p_dirty = calloc(n, 1));
-    TRY_ALLOC(g->p_needs_sim = calloc(n, 1));
-    TRY_ALLOC(g->p_line = calloc(n, sizeof *g->p_line));
+    TRY(table_new(g, &g->prows, "catalog rows", sizeof(struct prow)));
+    TRY(dtable_resize(&g->prows, cap));
+    TRY(table_new(g, &g->labels, "labels", (size_t)(g->L ? g->L : 1) * sizeof(int32_t)));
+    TRY(dtable_resize(&g->labels, cap));
     TRY_ALLOC(g->cls = calloc((size_t)g->L + 1, sizeof *g->cls));
     for (int l = 0; l < g->L; l++) TRY(idmap_init(&g->cls[l].map, 256));
 fail:
@@ -546,51 +518,105 @@ fail:
 /* XXH3-64 of a stored fixed-width name (up to its NUL). */
 static uint64_t name_key(const char *fixed) { return hash64(fixed, strnlen(fixed, CATALOG_NAME_BYTES)); }
 
-#define OLD_SLAB 4096 /* rows of the old string columns read at a time */
+#define OLD_SLAB 4096 /* rows of the old catalog read at a time */
 
-/* Reads the old /products/id and /products/name in slabs of OLD_SLAB rows
- * (every rank, collective) and keeps only their hashes: 24 bytes per old row
- * instead of 320. */
-static int load_old_strings(struct ingest *g, struct catalog *c, hid_t t_id, hid_t t_name) {
+/* REQUIREs that dataset `name` has `want` rows. */
+static int check_rows(struct catalog *c, const char *name, int64_t want) {
+    int rc = ST_OK, nd = 0;
+    hsize_t dims[8];
+    TRY(catalog_dims(c, name, &nd, dims));
+    REQUIRE(nd >= 1 && (int64_t)dims[0] == want, ST_DATA,
+            "%s: %s has %lld rows, /products/id %lld; the catalog is damaged", catalog_path(c), name,
+            nd >= 1 ? (long long)dims[0] : 0LL, (long long)want);
+fail:
+    return rc;
+}
+
+/* Reads the old rows' columns in slabs of OLD_SLAB rows (every rank,
+ * collective) into the prows and labels tables; of /products/id and
+ * /products/name only the hashes are kept. */
+static int load_old_rows(struct ingest *g, struct catalog *c, hid_t t_id, hid_t t_name) {
     int rc = ST_OK;
-    char *buf = NULL; /* (OLD_SLAB, CATALOG_NAME_BYTES) */
+    const int64_t n = g->old_n;
+    const size_t L = (size_t)g->L;
+    char *buf = NULL;                   /* (OLD_SLAB, CATALOG_NAME_BYTES) ids, then names */
+    uint64_t *idh = NULL;               /* (OLD_SLAB, 2) */
+    int32_t *lab = NULL;                /* (OLD_SLAB, L) */
+    uint8_t *hash = NULL;               /* (OLD_SLAB, 16) */
+    uint8_t *st = NULL, *di = NULL, *ns = NULL; /* (OLD_SLAB) */
+    int64_t *line = NULL;               /* (OLD_SLAB) */
+    int64_t ns_rows = 0;                /* rows of /products/needs_similarity (may be fewer) */
     TRY_ALLOC(buf = malloc((size_t)OLD_SLAB * CATALOG_NAME_BYTES));
-    TRY_ALLOC(g->old_idh = malloc((size_t)(g->old_n ? g->old_n : 1) * 16));
-    for (int64_t b = 0; b < g->old_n; b += OLD_SLAB) {
-        int64_t cnt = g->old_n - b < OLD_SLAB ? g->old_n - b : OLD_SLAB;
+    TRY_ALLOC(idh = malloc((size_t)OLD_SLAB * 2 * sizeof *idh));
+    TRY_ALLOC(lab = malloc((size_t)OLD_SLAB * (L ? L : 1) * sizeof *lab));
+    TRY_ALLOC(hash = malloc((size_t)OLD_SLAB * 16));
+    TRY_ALLOC(st = malloc(OLD_SLAB));
+    TRY_ALLOC(di = malloc(OLD_SLAB));
+    TRY_ALLOC(ns = malloc(OLD_SLAB));
+    TRY_ALLOC(line = malloc((size_t)OLD_SLAB * sizeof *line));
+    if (L) TRY(check_rows(c, "/products/labels", n));
+    TRY(check_rows(c, "/products/hash", n));
+    TRY(check_rows(c, "/products/status", n));
+    TRY(check_rows(c, "/products/dirty", n));
+    TRY(check_rows(c, "/products/source_line", n));
+    /* A catalog from before the flag: no similarity run is known to cover any
+     * row, so every old row needs one (docs/catalog-format.md); rows an
+     * ingest from before the flag appended stay set. */
+    if (catalog_exists(c, "/products/needs_similarity")) {
+        int nd = 0;
+        hsize_t dims[8];
+        TRY(catalog_dims(c, "/products/needs_similarity", &nd, dims));
+        ns_rows = nd >= 1 ? (int64_t)dims[0] : 0;
+        REQUIRE(ns_rows <= n, ST_DATA, "%s: /products/needs_similarity has %lld rows, /products/id "
+                "%lld; the catalog is damaged", catalog_path(c), (long long)ns_rows, (long long)n);
+    }
+    for (int64_t b = 0; b < n; b += OLD_SLAB) {
+        int64_t cnt = n - b < OLD_SLAB ? n - b : OLD_SLAB;
         TRY(catalog_read_rows(c, "/products/id", t_id, b, cnt, buf));
         for (int64_t i = 0; i < cnt; i++) {
             char *id = buf + i * CATALOG_ID_BYTES;
             id[CATALOG_ID_BYTES - 1] = '\0';
-            id_key(id, g->old_idh + 2 * (b + i));
-            REQUIRE(hmap_get(&g->old_ids, g->old_idh, g->old_idh + 2 * (b + i)) < 0, ST_DATA,
-                    "%s: id '%s' appears twice in /products/id", catalog_path(c), id);
-            TRY(hmap_put(&g->old_ids, g->old_idh, b + i));
+            id_key(id, idh + 2 * i);
+            int64_t dup;
+            TRY(dmap_get(&g->old_ids, idh + 2 * i, &dup));
+            REQUIRE(dup < 0, ST_DATA, "%s: id '%s' appears twice in /products/id", catalog_path(c), id);
+            TRY(dmap_put(&g->old_ids, idh + 2 * i, b + i));
         }
         TRY(catalog_read_rows(c, "/products/name", t_name, b, cnt, buf));
+        if (L) TRY(catalog_read_rows(c, "/products/labels", H5T_NATIVE_INT32, b, cnt, lab));
+        TRY(catalog_read_rows(c, "/products/hash", H5T_NATIVE_UINT8, b, cnt, hash));
+        TRY(catalog_read_rows(c, "/products/status", H5T_NATIVE_UINT8, b, cnt, st));
+        TRY(catalog_read_rows(c, "/products/dirty", H5T_NATIVE_UINT8, b, cnt, di));
+        TRY(catalog_read_rows(c, "/products/source_line", H5T_NATIVE_INT64, b, cnt, line));
+        memset(ns, 1, OLD_SLAB);
+        if (b < ns_rows)
+            TRY(catalog_read_rows(c, "/products/needs_similarity", H5T_NATIVE_UINT8, b,
+                                  ns_rows - b < cnt ? ns_rows - b : cnt, ns));
         for (int64_t i = 0; i < cnt; i++) {
+            struct prow p;
             char *name = buf + i * CATALOG_NAME_BYTES;
             name[CATALOG_NAME_BYTES - 1] = '\0';
-            g->p_nameh[b + i] = name_key(name);
+            memset(&p, 0, sizeof p);
+            memcpy(p.idh, idh + 2 * i, sizeof p.idh);
+            memcpy(p.hash, hash + i * 16, 16);
+            p.nameh = name_key(name);
+            p.line = line[i];
+            p.status = st[i];
+            p.dirty = di[i];
+            p.needs_sim = ns[i];
+            TRY(dtable_set(&g->prows, b + i, &p));
+            if (L) TRY(dtable_set(&g->labels, b + i, lab + (size_t)i * L));
         }
     }
 fail:
     free(buf);
-    return rc;
-}
-
-/* Reads a whole dataset of `row_bytes` per row into dst (old_n rows). */
-static int read_into(struct catalog *c, const char *name, hid_t type, void *dst, size_t row_bytes,
-                     int64_t old_n) {
-    int rc = ST_OK;
-    void *buf = NULL;
-    int64_t rows = 0;
-    TRY(catalog_read_all(c, name, type, &buf, &rows));
-    REQUIRE(rows == old_n, ST_DATA, "%s: %s has %lld rows, /products/id %lld; the catalog is damaged",
-            catalog_path(c), name, (long long)rows, (long long)old_n);
-    if (old_n) memcpy(dst, buf, (size_t)old_n * row_bytes);
-fail:
-    free(buf);
+    free(idh);
+    free(lab);
+    free(hash);
+    free(st);
+    free(di);
+    free(ns);
+    free(line);
     return rc;
 }
 
@@ -616,7 +642,7 @@ static int load_old(struct ingest *g, struct catalog *c) {
     const struct config *cfg = g->cfg;
     g->old_n = catalog_count(c);
     TRY(alloc_rows(g, g->old_n + g->n_cand));
-    TRY(hmap_init(&g->old_ids, (size_t)g->old_n));
+    TRY(dmap_init(&g->old_ids, "old ids", g->old_n, g->share_bytes, g->tmp_dir));
     if (!catalog_exists(c, "/products/id")) return ST_OK; /* an empty catalog */
 
     /* Settings that must not change between nights. */
@@ -641,27 +667,7 @@ static int load_old(struct ingest *g, struct catalog *c) {
             "(%d): use the same levels, or build a new catalog (without --update)",
             catalog_path(c), (long long)nlev, nlev ? levels : "", g->L);
 
-    int64_t n = g->old_n;
-    TRY(load_old_strings(g, c, t_id, t_name));
-    if (g->L) TRY(read_into(c, "/products/labels", H5T_NATIVE_INT32, g->p_labels,
-                            (size_t)g->L * sizeof(int32_t), n));
-    TRY(read_into(c, "/products/hash", H5T_NATIVE_UINT8, g->p_hash, 16, n));
-    TRY(read_into(c, "/products/status", H5T_NATIVE_UINT8, g->p_status, 1, n));
-    TRY(read_into(c, "/products/dirty", H5T_NATIVE_UINT8, g->p_dirty, 1, n));
-    /* A catalog from before the flag: no similarity run is known to cover any
-     * row, so every old row needs one (docs/catalog-format.md). */
-    if (n) memset(g->p_needs_sim, 1, (size_t)n);
-    if (catalog_exists(c, "/products/needs_similarity")) {
-        /* rows an ingest from before the flag appended stay set */
-        uint8_t *ns = NULL;
-        int64_t ns_rows = 0;
-        TRY(catalog_read_all(c, "/products/needs_similarity", H5T_NATIVE_UINT8, (void **)&ns, &ns_rows));
-        if (ns_rows <= n) memcpy(g->p_needs_sim, ns, (size_t)ns_rows);
-        free(ns);
-        REQUIRE(ns_rows <= n, ST_DATA, "%s: /products/needs_similarity has %lld rows, /products/id %lld; "
-                "the catalog is damaged", catalog_path(c), (long long)ns_rows, (long long)n);
-    }
-    TRY(read_into(c, "/products/source_line", H5T_NATIVE_INT64, g->p_line, sizeof(int64_t), n));
+    TRY(load_old_rows(g, c, t_id, t_name));
     for (int l = 0; l < g->L; l++) {
         char name[256];
         int64_t count = 0;
@@ -689,11 +695,11 @@ fail:
 
 /* --- 3. pass A: read, hash, check ----------------------------------------- */
 
-/* Checks the image `path` of CSV row ri: on success *ok = 1 and hash set;
- * on a bad image *ok = 0 and reason set. ST_ERR only for failures that are
- * not the data's. */
-static int check_image(struct ingest *g, int64_t ri, const char *path, uint8_t hash[16], int *ok,
-                       char *reason, size_t reason_size) {
+/* Checks the image `path` of the CSV record whose id hashes to idh: on
+ * success *ok = 1 and hash set; on a bad image *ok = 0 and reason set.
+ * ST_ERR only for failures that are not the data's. */
+static int check_image(struct ingest *g, const uint64_t idh[2], const char *path, uint8_t hash[16],
+                       int *ok, char *reason, size_t reason_size) {
     int rc = ST_OK;
     char *abs = NULL, *bytes = NULL;
     size_t nbytes = 0;
@@ -713,10 +719,15 @@ static int check_image(struct ingest *g, int64_t ri, const char *path, uint8_t h
     hash128(bytes, nbytes, hash);
     double t0 = time_now();
     g->tm[TM_A_READ] += t0 - t_start;
-    int64_t old = hmap_get(&g->old_ids, g->old_idh, g->row_idh + 2 * ri);
-    if (old >= 0 && !memcmp(g->p_hash + old * 16, hash, 16)) {
-        *ok = 1; /* same bytes as an image that was accepted before: no decode */
-        goto fail;
+    int64_t old;
+    TRY(dmap_get(&g->old_ids, idh, &old));
+    if (old >= 0) {
+        struct prow p;
+        TRY(dtable_get(&g->prows, old, &p));
+        if (!memcmp(p.hash, hash, 16)) {
+            *ok = 1; /* same bytes as an image that was accepted before: no decode */
+            goto fail;
+        }
     }
     st = image_decode(bytes, nbytes, &g->iopt, &im);
     g->tm[TM_A_DECODE] += time_now() - t0;
@@ -746,49 +757,146 @@ static int stop_check(void) {
                            : ST_OK);
 }
 
+#define XCHG_SLAB 4096 /* candidates per exchange of pass A's results */
+#define XCHG_REC 17     /* bytes per candidate exchanged: flag + hash */
+
+/* Gives every rank the (flag, hash) of every candidate, each rank having
+ * filled its shard: in slabs of XCHG_SLAB candidates (one allgatherv each,
+ * 17 bytes per candidate), so the buffers do not grow with the catalog.
+ * Then the flags become 1 accepted / 0 rejected, and rejected candidates'
+ * records are marked. */
+static int exchange_checks(struct ingest *g) {
+    int rc = ST_OK;
+    uint8_t *send = NULL, *recv = NULL; /* (XCHG_SLAB, XCHG_REC) */
+    int *cnt = NULL, *disp = NULL;      /* (size) bytes */
+    int64_t b, e;
+    dist_shard_range(g->n_cand, g->rank, g->size, &b, &e);
+    TRY_ALLOC(send = malloc((size_t)XCHG_SLAB * XCHG_REC));
+    TRY_ALLOC(recv = malloc((size_t)XCHG_SLAB * XCHG_REC));
+    TRY_ALLOC(cnt = calloc((size_t)g->size, sizeof *cnt));
+    TRY_ALLOC(disp = calloc((size_t)g->size, sizeof *disp));
+    for (int64_t s0 = 0; s0 < g->n_cand; s0 += XCHG_SLAB) {
+        int64_t s1 = s0 + XCHG_SLAB < g->n_cand ? s0 + XCHG_SLAB : g->n_cand;
+        for (int r = 0; r < g->size; r++) {
+            int64_t rb, re;
+            dist_shard_range(g->n_cand, r, g->size, &rb, &re);
+            int64_t lo = rb > s0 ? rb : s0, hi = re < s1 ? re : s1;
+            cnt[r] = hi > lo ? (int)((hi - lo) * XCHG_REC) : 0;
+            disp[r] = hi > lo ? (int)((lo - s0) * XCHG_REC) : 0;
+        }
+        int64_t lo = b > s0 ? b : s0;
+        for (int64_t i = lo; i < (e < s1 ? e : s1); i++) {
+            struct cand k;
+            TRY(dtable_get(&g->cands, i, &k));
+            uint8_t *p = send + (i - lo) * XCHG_REC;
+            p[0] = (uint8_t)k.ok;
+            memcpy(p + 1, k.hash, 16);
+        }
+        TRY_MPI(MPI_Allgatherv(send, cnt[g->rank], MPI_BYTE, recv, cnt, disp, MPI_BYTE, dist_comm()));
+        for (int64_t i = s0; i < s1; i++) {
+            struct cand k;
+            const uint8_t *p = recv + (i - s0) * XCHG_REC;
+            TRY(dtable_get(&g->cands, i, &k));
+            REQUIRE(p[0] == 1 || p[0] == 2, ST_ERR, "internal: candidate %lld was not checked (flag %d)",
+                    (long long)i, p[0]);
+            k.ok = p[0] == 1;
+            memcpy(k.hash, p + 1, 16);
+            TRY(dtable_set(&g->cands, i, &k));
+            if (!k.ok) {
+                struct row r;
+                TRY(dtable_get(&g->rows, k.ri, &r));
+                r.rejected = 1;
+                TRY(dtable_set(&g->rows, k.ri, &r));
+            }
+        }
+    }
+fail:
+    free(send);
+    free(recv);
+    free(cnt);
+    free(disp);
+    return rc;
+}
+
+#define RJ_SLAB 64 /* reject records per broadcast */
+
+/* Gives every rank pass A's rejects of every rank (local: this rank's, by
+ * line) in slabs of RJ_SLAB records broadcast by their rank, in rank order
+ * (so by line: the shards are in candidate order), then merges them with the
+ * row-level rejects into g->rejects, by line. Memory: one slab. */
+static int gather_rejects(struct ingest *g, struct reject_list *local) {
+    int rc = ST_OK;
+    int64_t *n_of = NULL;     /* (size) rejects per rank */
+    struct reject *buf = NULL; /* (RJ_SLAB) */
+    struct reject_list all;
+    memset(&all, 0, sizeof all);
+    TRY_ALLOC(n_of = calloc((size_t)g->size, sizeof *n_of));
+    TRY_ALLOC(buf = malloc(RJ_SLAB * sizeof *buf));
+    TRY(rejects_init(&g->rejects_a, g->share_bytes, g->tmp_dir));
+    int64_t mine = local->count;
+    TRY_MPI(MPI_Allgather(&mine, 1, MPI_INT64_T, n_of, 1, MPI_INT64_T, dist_comm()));
+    for (int r = 0; r < g->size; r++)
+        for (int64_t s0 = 0; s0 < n_of[r]; s0 += RJ_SLAB) {
+            int64_t cnt = n_of[r] - s0 < RJ_SLAB ? n_of[r] - s0 : RJ_SLAB;
+            for (int64_t i = 0; r == g->rank && i < cnt; i++) TRY(rejects_get(local, s0 + i, &buf[i]));
+            TRY_MPI(MPI_Bcast(buf, (int)(cnt * (int64_t)sizeof *buf), MPI_BYTE, r, dist_comm()));
+            for (int64_t i = 0; i < cnt; i++)
+                TRY(rejects_add(&g->rejects_a, buf[i].line, buf[i].id, buf[i].path, buf[i].reason));
+        }
+    TRY(rejects_init(&all, g->share_bytes, g->tmp_dir));
+    TRY(rejects_merge(&g->rejects, &g->rejects_a, &all));
+    rejects_free(&g->rejects);
+    rejects_free(&g->rejects_a);
+    g->rejects = all;
+    memset(&all, 0, sizeof all);
+fail:
+    rejects_free(&all);
+    free(n_of);
+    free(buf);
+    return rc;
+}
+
 static int pass_a(struct ingest *g) {
     int rc = ST_OK;
     int64_t b, e;
-    int *hc = NULL, *hd = NULL;          /* (size) byte counts / displacements of the hashes */
-    struct reject_list local = {0};
-    struct reject *all = NULL;
-    int *counts = NULL, *displs = NULL;
+    struct reject_list local; /* this rank's image rejects, by line */
     struct progress pr;
+    memset(&local, 0, sizeof local);
     dist_shard_range(g->n_cand, g->rank, g->size, &b, &e);
+    TRY(rejects_init(&local, g->share_bytes, g->tmp_dir));
     int64_t per_rank = (g->n_cand + g->size - 1) / g->size;
     int64_t batches = (per_rank + PASS_A_BATCH - 1) / PASS_A_BATCH;
-    /* Each rank fills its shard of cand_ok (1 ok, 2 rejected) and cand_hash;
-     * one allgatherv of each then gives every rank all of them (17 bytes per
-     * candidate, no reduction over the whole table). */
-    REQUIRE(g->n_cand < INT_MAX / 16, ST_USAGE, "%s: %lld candidate rows; at most %d per run",
-            g->csv_path, (long long)g->n_cand, INT_MAX / 16 - 1);
-    TRY_ALLOC(g->cand_ok = calloc((size_t)(g->n_cand ? g->n_cand : 1), 1));
-    TRY_ALLOC(g->cand_hash = calloc((size_t)(g->n_cand ? g->n_cand : 1), 16));
+    /* Each rank fills the (flag, hash) of its shard of the candidates table
+     * (flag 1 ok, 2 rejected); exchange_checks then gives every rank all of
+     * them. */
     progress_begin(&pr, STAGE, "images checked", g->n_cand);
     int st = ST_OK; /* this rank's; once failed it checks no more images */
     for (int64_t k = 0; k < batches; k++) {
         if (st == ST_OK) st = fault_point("ingest.batch");
         int64_t i0 = b + k * PASS_A_BATCH, i1 = i0 + PASS_A_BATCH < e ? i0 + PASS_A_BATCH : e;
         for (int64_t i = i0; st == ST_OK && i < i1; i++) {
-            int64_t ri = g->cand[i];
+            struct cand kd;
+            struct row rw;
             struct csv_row cr;
             uint8_t hash[16];
             int ok = 0;
             char reason[CATALOG_REASON_BYTES] = "";
             double tf = time_now();
-            st = row_fetch(g, ri, &cr);
+            st = dtable_get(&g->cands, i, &kd);
+            if (st == ST_OK) st = row_fetch(g, kd.ri, &cr, &rw);
             g->tm[TM_A_READ] += time_now() - tf;
             if (st != ST_OK) break;
             const char *path = fld(&cr, g->img_col);
-            st = check_image(g, ri, path, hash, &ok, reason, sizeof reason);
+            st = check_image(g, rw.idh, path, hash, &ok, reason, sizeof reason);
             if (st != ST_OK) break;
             if (ok) {
-                g->cand_ok[i] = 1;
-                memcpy(g->cand_hash + i * 16, hash, 16);
+                kd.ok = 1;
+                memcpy(kd.hash, hash, 16);
             } else {
-                g->cand_ok[i] = 2;
-                st = reject(g, &local, g->rows[ri].line, fld(&cr, g->id_col), path, reason, 1);
+                kd.ok = 2;
+                st = reject(g, &local, rw.line, fld(&cr, g->id_col), path, reason, 1);
             }
+            if (st == ST_OK) st = dtable_set(&g->cands, i, &kd);
         }
         /* Agreement (errors, stop requests) every PASS_A_SYNC batches: each
          * one waits for the slowest rank, which costs on a busy machine. */
@@ -801,75 +909,37 @@ static int pass_a(struct ingest *g) {
     }
     progress_end(&pr);
     double ts = time_now();
-    TRY_ALLOC(hc = calloc((size_t)g->size, sizeof *hc));
-    TRY_ALLOC(hd = calloc((size_t)g->size, sizeof *hd));
-    for (int r = 0; r < g->size; r++) {
-        int64_t rb, re;
-        dist_shard_range(g->n_cand, r, g->size, &rb, &re);
-        hc[r] = (int)(re - rb);
-        hd[r] = (int)rb;
-    }
-    TRY_MPI(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, g->cand_ok, hc, hd, MPI_BYTE,
-                           dist_comm()));
-    for (int r = 0; r < g->size; r++) hc[r] *= 16, hd[r] *= 16;
-    TRY_MPI(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, g->cand_hash, hc, hd, MPI_BYTE,
-                           dist_comm()));
+    TRY(exchange_checks(g)); /* a local failure ends the job (cli_fail_fast): no agreement inside collectives */
 
-    /* Reject records of every rank, as bytes. */
-    TRY_ALLOC(counts = calloc((size_t)g->size, sizeof *counts));
-    TRY_ALLOC(displs = calloc((size_t)g->size, sizeof *displs));
-    int mine = (int)(local.count * sizeof(struct reject));
-    TRY_MPI(MPI_Allgather(&mine, 1, MPI_INT, counts, 1, MPI_INT, dist_comm()));
-    int64_t total = 0;
-    for (int i = 0; i < g->size; i++) {
-        displs[i] = (int)total;
-        total += counts[i];
-    }
-    TRY_ALLOC(all = malloc((size_t)(total ? total : 1)));
-    TRY_MPI(MPI_Allgatherv(local.items ? (void *)local.items : (void *)all, mine, MPI_BYTE, all,
-                           counts, displs, MPI_BYTE, dist_comm()));
-    for (size_t i = 0; i < (size_t)total / sizeof(struct reject); i++)
-        TRY(rejects_add(&g->rejects, all[i].line, all[i].id, all[i].path, all[i].reason));
-
-    for (int64_t i = 0; i < g->n_cand; i++) {
-        REQUIRE(g->cand_ok[i] == 1 || g->cand_ok[i] == 2, ST_ERR,
-                "internal: candidate %lld was not checked (flag %d)", (long long)i, g->cand_ok[i]);
-        g->cand_ok[i] = g->cand_ok[i] == 1;
-        if (!g->cand_ok[i]) g->rows[g->cand[i]].rejected = 1;
-    }
+    TRY(gather_rejects(g, &local));
     g->tm[TM_A_SYNC] += time_now() - ts;
 fail:
-    free(hc);
-    free(hd);
-    free(all);
-    free(counts);
-    free(displs);
     rejects_free(&local);
     return rc;
 }
 
 /* --- 4. the final rows ---------------------------------------------------- */
 
-static int by_row(const void *a, const void *b) {
-    const int64_t *x = a, *y = b;
-    return (x[1] > y[1]) - (x[1] < y[1]);
-}
-
+/* Builds the final rows (identical on every rank) in the prows and labels
+ * tables, then the pass B work list in ascending row order (HDF5 walks a
+ * file selection in row order, so each batch's buffer must follow it): a
+ * scan of the rows for the ones that got a candidate's pixels (work1), so
+ * no sort of an O(N) list is needed. */
 static int assemble(struct ingest *g) {
     int rc = ST_OK;
-    int64_t *pairs = NULL; /* (n_work, 2): candidate, row */
-    int32_t *lab = NULL;
+    int32_t *lab = NULL, *old_lab = NULL; /* (L) */
     struct ingest_counts *ct = &g->counts;
+    const size_t lab_bytes = (size_t)g->L * sizeof *lab;
     g->n = g->old_n;
-    TRY_ALLOC(pairs = malloc((size_t)(g->n_cand ? g->n_cand : 1) * 2 * sizeof *pairs));
     TRY_ALLOC(lab = malloc((size_t)(g->L ? g->L : 1) * sizeof *lab));
-    int64_t n_work = 0;
+    TRY_ALLOC(old_lab = malloc((size_t)(g->L ? g->L : 1) * sizeof *old_lab));
     for (int64_t i = 0; i < g->n_cand; i++) {
-        if (!g->cand_ok[i]) continue;
-        int64_t ri = g->cand[i];
+        struct cand k;
+        TRY(dtable_get(&g->cands, i, &k));
+        if (!k.ok) continue;
         struct csv_row cr;
-        TRY(row_fetch(g, ri, &cr));
-        const uint8_t *hash = g->cand_hash + i * 16;
+        struct row rw;
+        TRY(row_fetch(g, k.ri, &cr, &rw));
         ct->accepted++;
         for (int l = 0; l < g->L; l++) {
             const char *lev = fld(&cr, g->lev_col[l]);
@@ -879,66 +949,73 @@ static int assemble(struct ingest *g) {
         char name[CATALOG_NAME_BYTES];
         rejects_copy_utf8(name, sizeof name, fld(&cr, g->name_col));
         uint64_t nameh = name_key(name);
-        int64_t row = hmap_get(&g->old_ids, g->old_idh, g->row_idh + 2 * ri);
+        int64_t row;
+        struct prow p;
+        TRY(dmap_get(&g->old_ids, rw.idh, &row));
         int pixels = 0;
         if (row >= 0) {
-            int hash_changed = memcmp(g->p_hash + row * 16, hash, 16) != 0;
-            int changed = hash_changed || g->p_nameh[row] != nameh ||
-                          (g->L && memcmp(g->p_labels + row * g->L, lab, (size_t)g->L * sizeof *lab));
-            if (g->p_status[row] == PRODUCT_REMOVED) {
+            TRY(dtable_get(&g->prows, row, &p));
+            if (g->L) TRY(dtable_get(&g->labels, row, old_lab));
+            int hash_changed = memcmp(p.hash, k.hash, 16) != 0;
+            int changed = hash_changed || p.nameh != nameh ||
+                          (g->L && memcmp(old_lab, lab, lab_bytes));
+            if (p.status == PRODUCT_REMOVED) {
                 ct->reactivated++;
-                g->p_needs_sim[row] = 1; /* absent from the neighbour lists while removed */
+                p.needs_sim = 1; /* absent from the neighbour lists while removed */
             }
             if (changed) {
                 ct->changed++;
-                g->p_dirty[row] = 1;
-                g->p_needs_sim[row] = 1;
+                p.dirty = 1;
+                p.needs_sim = 1;
             } else {
                 ct->unchanged++;
             }
             pixels = hash_changed;
         } else {
             row = g->n++;
+            TRY(dtable_get(&g->prows, row, &p));
             ct->new_count++;
-            g->p_dirty[row] = 1;
-            g->p_needs_sim[row] = 1;
+            p.dirty = 1;
+            p.needs_sim = 1;
             pixels = 1;
         }
-        g->p_status[row] = PRODUCT_ACTIVE;
-        g->p_nameh[row] = nameh;
-        g->p_src[row] = ri; /* id, name, path, attrs are written from this CSV row */
-        if (g->L) memcpy(g->p_labels + row * g->L, lab, (size_t)g->L * sizeof *lab);
-        memcpy(g->p_hash + row * 16, hash, 16);
-        g->p_line[row] = g->rows[ri].line;
-        if (pixels) {
-            pairs[n_work * 2] = i;
-            pairs[n_work * 2 + 1] = row;
-            n_work++;
-        }
+        p.status = PRODUCT_ACTIVE;
+        memcpy(p.idh, rw.idh, sizeof p.idh);
+        p.nameh = nameh;
+        p.src1 = k.ri + 1; /* id, name, path, attrs are written from this CSV row */
+        memcpy(p.hash, k.hash, 16);
+        p.line = rw.line;
+        if (pixels) p.work1 = i + 1;
+        TRY(dtable_set(&g->prows, row, &p));
+        if (g->L) TRY(dtable_set(&g->labels, row, lab));
     }
     /* Products that were active and are absent from this CSV. A product whose
      * new row was rejected is present (its id is in the CSV): its old row stays. */
     for (int64_t row = 0; row < g->old_n; row++) {
-        if (g->p_status[row] != PRODUCT_ACTIVE) continue;
-        if (hmap_get(&g->ids, g->row_idh, g->old_idh + 2 * row) >= 0) continue;
-        g->p_status[row] = PRODUCT_REMOVED;
+        struct prow p;
+        int64_t in_csv;
+        TRY(dtable_get(&g->prows, row, &p));
+        if (p.status != PRODUCT_ACTIVE) continue;
+        TRY(dmap_get(&g->ids, p.idh, &in_csv));
+        if (in_csv >= 0) continue;
+        p.status = PRODUCT_REMOVED;
+        TRY(dtable_set(&g->prows, row, &p));
         ct->removed++;
     }
     ct->rejected = (int64_t)g->rejects.count;
     ct->total_rows = g->n;
-    /* Pixel work in ascending row order: HDF5 walks a file selection in row
-     * order, so each batch's buffer must follow it. */
-    qsort(pairs, (size_t)n_work, 2 * sizeof *pairs, by_row);
-    TRY_ALLOC(g->work_cand = malloc((size_t)(n_work ? n_work : 1) * sizeof *g->work_cand));
-    TRY_ALLOC(g->work_row = malloc((size_t)(n_work ? n_work : 1) * sizeof *g->work_row));
-    for (int64_t i = 0; i < n_work; i++) {
-        g->work_cand[i] = pairs[i * 2];
-        g->work_row[i] = pairs[i * 2 + 1];
+    TRY(table_new(g, &g->work, "pixel work", sizeof(struct work)));
+    for (int64_t row = 0; row < g->n; row++) {
+        struct prow p;
+        TRY(dtable_get(&g->prows, row, &p));
+        if (!p.work1) continue;
+        struct work w = {p.work1 - 1, row};
+        TRY(dtable_resize(&g->work, g->n_work + 1));
+        TRY(dtable_set(&g->work, g->n_work++, &w));
     }
-    g->n_work = n_work;
 fail:
-    free(pairs);
     free(lab);
+    free(old_lab);
     return rc;
 }
 
@@ -988,7 +1065,8 @@ fail:
 /* Decodes and resizes candidate `ci` into dst (S, S, 3). */
 static int render(struct ingest *g, struct resizer *rz, int64_t ci, uint8_t *dst) {
     int rc = ST_OK;
-    const struct row *r = &g->rows[g->cand[ci]];
+    struct cand k;
+    struct row r = {0};
     struct csv_row cr;
     char path[CATALOG_PATH_BYTES];
     char *abs = NULL, *bytes = NULL;
@@ -997,14 +1075,15 @@ static int render(struct ingest *g, struct resizer *rz, int64_t ci, uint8_t *dst
     uint8_t hash[16];
     double t0 = time_now(), t1, t2;
     path[0] = '\0';
-    TRY(row_fetch(g, g->cand[ci], &cr));
+    TRY(dtable_get(&g->cands, ci, &k));
+    TRY(row_fetch(g, k.ri, &cr, &r));
     snprintf(path, sizeof path, "%s", fld(&cr, g->img_col));
     TRY(safepath_resolve(&g->root, path, &abs));
     TRY(fs_read_all(abs, &bytes, &nbytes));
     hash128(bytes, nbytes, hash);
-    REQUIRE(!memcmp(hash, g->cand_hash + ci * 16, 16), ST_DATA,
+    REQUIRE(!memcmp(hash, k.hash, 16), ST_DATA,
             "%s:%lld: image '%s' changed while ingest was running; rerun", g->csv_path,
-            (long long)r->line, path);
+            (long long)r.line, path);
     t1 = time_now();
     g->tm[TM_B_READ] += t1 - t0;
     TRY(image_decode(bytes, nbytes, &g->iopt, &im));
@@ -1014,7 +1093,7 @@ static int render(struct ingest *g, struct resizer *rz, int64_t ci, uint8_t *dst
     g->tm[TM_B_RESIZE] += time_now() - t2;
 fail:
     if (rc != ST_OK && rc != ST_ERR)
-        err_wrap(rc, "%s:%lld: image '%s'", g->csv_path, (long long)r->line, path);
+        err_wrap(rc, "%s:%lld: image '%s'", g->csv_path, (long long)r.line, path);
     image_free(&im);
     free(abs);
     free(bytes);
@@ -1025,6 +1104,7 @@ static int pass_b(struct ingest *g, struct catalog *c) {
     int rc = ST_OK;
     struct resizer *rz = NULL;
     uint8_t *buf = NULL; /* (PASS_B_BATCH, S, S, 3) */
+    int64_t wrow[PASS_B_BATCH]; /* the batch's target rows, ascending */
     hid_t d = -1, dxpl = -1;
     struct progress pr;
     size_t S = (size_t)g->cfg->ingest.image_size, img_bytes = S * S * 3;
@@ -1053,14 +1133,17 @@ static int pass_b(struct ingest *g, struct catalog *c) {
         int64_t i0 = b + k * PASS_B_BATCH < e ? b + k * PASS_B_BATCH : e;
         int64_t i1 = i0 + PASS_B_BATCH < e ? i0 + PASS_B_BATCH : e;
         if (st == ST_OK) st = fault_point("ingest.batch");
-        for (int64_t i = i0; st == ST_OK && i < i1; i++)
-            st = render(g, rz, g->work_cand[i], buf + (size_t)(i - i0) * img_bytes);
+        for (int64_t i = i0; st == ST_OK && i < i1; i++) {
+            struct work w = {0, 0};
+            st = dtable_get(&g->work, i, &w);
+            if (st == ST_OK) st = render(g, rz, w.cand, buf + (size_t)(i - i0) * img_bytes);
+            wrow[i - i0] = w.row;
+        }
         double ts = time_now();
         if (coll) TRY(dist_agree(st));
         double tw = time_now();
         if (st == ST_OK && (coll || i1 > i0))
-            st = write_row_list(c, "/images/pixels", d, H5T_NATIVE_UINT8, dxpl, g->work_row + i0,
-                                i1 - i0, buf);
+            st = write_row_list(c, "/images/pixels", d, H5T_NATIVE_UINT8, dxpl, wrow, i1 - i0, buf);
         double te = time_now();
         if (coll || (k + 1) % PASS_B_SYNC == 0 || k + 1 == batches) {
             TRY(dist_agree(st));
@@ -1090,16 +1173,66 @@ static int column_dataset(struct ingest *g, struct catalog *c, const char *name,
     return catalog_create_dataset(c, name, type, ndims, dims, NULL, 1, g->cfg->catalog.deflate);
 }
 
-/* Creates or grows a fixed-size per-product dataset and writes it from buf
- * (n rows, identical on every rank): each rank writes its own row range. */
-static int write_column(struct ingest *g, struct catalog *c, const char *name, hid_t type, int ndims,
-                        hsize_t inner, const void *buf, size_t row_bytes) {
+#define COL_SLAB 4096 /* rows of the fixed-size columns written per call */
+
+/* Creates or grows the fixed-size per-product datasets (labels, hash,
+ * status, dirty, needs_similarity, source_line) and writes them from the
+ * prows and labels tables (identical on every rank): each rank writes its own
+ * row range in slabs of COL_SLAB rows, one collective call per column and
+ * slab (every rank makes as many calls as the longest range needs). */
+static int write_fixed(struct ingest *g, struct catalog *c) {
     int rc = ST_OK;
-    int64_t b, e;
-    TRY(column_dataset(g, c, name, type, ndims, inner));
+    const size_t L = (size_t)g->L;
+    int32_t *lab = NULL;                        /* (COL_SLAB, L) */
+    uint8_t *hash = NULL;                       /* (COL_SLAB, 16) */
+    uint8_t *st = NULL, *di = NULL, *ns = NULL; /* (COL_SLAB) */
+    int64_t *line = NULL;                       /* (COL_SLAB) */
+    int64_t b, e, slabs = 0;
+    if (L) TRY(column_dataset(g, c, "/products/labels", H5T_NATIVE_INT32, 2, (hsize_t)L));
+    TRY(column_dataset(g, c, "/products/hash", H5T_NATIVE_UINT8, 2, 16));
+    TRY(column_dataset(g, c, "/products/status", H5T_NATIVE_UINT8, 1, 0));
+    TRY(column_dataset(g, c, "/products/dirty", H5T_NATIVE_UINT8, 1, 0));
+    TRY(column_dataset(g, c, "/products/needs_similarity", H5T_NATIVE_UINT8, 1, 0));
+    TRY(column_dataset(g, c, "/products/source_line", H5T_NATIVE_INT64, 1, 0));
+    TRY_ALLOC(lab = malloc((size_t)COL_SLAB * (L ? L : 1) * sizeof *lab));
+    TRY_ALLOC(hash = malloc((size_t)COL_SLAB * 16));
+    TRY_ALLOC(st = malloc(COL_SLAB));
+    TRY_ALLOC(di = malloc(COL_SLAB));
+    TRY_ALLOC(ns = malloc(COL_SLAB));
+    TRY_ALLOC(line = malloc((size_t)COL_SLAB * sizeof *line));
+    for (int r = 0; r < g->size; r++) {
+        dist_shard_range(g->n, r, g->size, &b, &e);
+        int64_t k = (e - b + COL_SLAB - 1) / COL_SLAB;
+        if (k > slabs) slabs = k;
+    }
     dist_shard_range(g->n, g->rank, g->size, &b, &e);
-    TRY(catalog_write_rows(c, name, type, b, e - b, (const char *)buf + (size_t)b * row_bytes));
+    for (int64_t s = 0; s < slabs; s++) {
+        int64_t b0 = b + s * COL_SLAB < e ? b + s * COL_SLAB : e;
+        int64_t cnt = e - b0 < COL_SLAB ? e - b0 : COL_SLAB;
+        for (int64_t i = 0; i < cnt; i++) {
+            struct prow p;
+            TRY(dtable_get(&g->prows, b0 + i, &p));
+            if (L) TRY(dtable_get(&g->labels, b0 + i, lab + (size_t)i * L));
+            memcpy(hash + i * 16, p.hash, 16);
+            st[i] = p.status;
+            di[i] = p.dirty;
+            ns[i] = p.needs_sim;
+            line[i] = p.line;
+        }
+        if (L) TRY(catalog_write_rows(c, "/products/labels", H5T_NATIVE_INT32, b0, cnt, lab));
+        TRY(catalog_write_rows(c, "/products/hash", H5T_NATIVE_UINT8, b0, cnt, hash));
+        TRY(catalog_write_rows(c, "/products/status", H5T_NATIVE_UINT8, b0, cnt, st));
+        TRY(catalog_write_rows(c, "/products/dirty", H5T_NATIVE_UINT8, b0, cnt, di));
+        TRY(catalog_write_rows(c, "/products/needs_similarity", H5T_NATIVE_UINT8, b0, cnt, ns));
+        TRY(catalog_write_rows(c, "/products/source_line", H5T_NATIVE_INT64, b0, cnt, line));
+    }
 fail:
+    free(lab);
+    free(hash);
+    free(st);
+    free(di);
+    free(ns);
+    free(line);
     return rc;
 }
 
@@ -1121,7 +1254,7 @@ static int write_str_slab(struct ingest *g, struct catalog *c, char **dnames, co
 }
 
 /* The string columns (id, name, image_path, attrs/<col>) of the rows this
- * run wrote (p_src >= 0): each rank takes the rows of its row range, reads
+ * run wrote (src1 > 0): each rank takes the rows of its row range, reads
  * their fields again from the CSV and writes them in slabs of STR_SLAB rows
  * (one row-list write per column and slab, independent unless deflated;
  * the other rows keep what the work copy has). Memory: STR_SLAB * (64 + 256 + 512 + 128 K)
@@ -1159,7 +1292,11 @@ static int write_strings(struct ingest *g, struct catalog *c, hid_t t_id, hid_t 
     }
     dist_shard_range(g->n, g->rank, g->size, &b, &e);
     int64_t mine = 0;
-    for (int64_t i = b; i < e; i++) mine += g->p_src[i] >= 0;
+    for (int64_t i = b; i < e; i++) {
+        struct prow p;
+        TRY(dtable_get(&g->prows, i, &p));
+        mine += p.src1 > 0;
+    }
     int64_t slabs = (mine + STR_SLAB - 1) / STR_SLAB;
     const int coll = cfg->catalog.deflate > 0;
     /* Collective writes need the same number of calls on every rank. */
@@ -1169,10 +1306,12 @@ static int write_strings(struct ingest *g, struct catalog *c, hid_t t_id, hid_t 
     for (int64_t s = 0; s < slabs && (st == ST_OK || coll); s++) {
         int64_t cnt = 0;
         for (; next < e && cnt < STR_SLAB && st == ST_OK; next++) {
-            int64_t ri = g->p_src[next];
-            if (ri < 0) continue;
+            struct prow p;
             struct csv_row cr;
-            st = row_fetch(g, ri, &cr);
+            st = dtable_get(&g->prows, next, &p);
+            if (st != ST_OK) break;
+            if (!p.src1) continue;
+            st = row_fetch(g, p.src1 - 1, &cr, NULL);
             if (st != ST_OK) break;
             rows[cnt] = next;
             rejects_copy_utf8(ids + cnt * CATALOG_ID_BYTES, CATALOG_ID_BYTES, fld(&cr, g->id_col));
@@ -1223,14 +1362,7 @@ static int write_tables(struct ingest *g, struct catalog *c) {
     double t0 = time_now();
     TRY(write_strings(g, c, t_id, t_name, t_path, t_attr));
     double t1 = time_now();
-    if (g->L) TRY(write_column(g, c, "/products/labels", H5T_NATIVE_INT32, 2, (hsize_t)g->L,
-                               g->p_labels, (size_t)g->L * sizeof *g->p_labels));
-    TRY(write_column(g, c, "/products/hash", H5T_NATIVE_UINT8, 2, 16, g->p_hash, 16));
-    TRY(write_column(g, c, "/products/status", H5T_NATIVE_UINT8, 1, 0, g->p_status, 1));
-    TRY(write_column(g, c, "/products/dirty", H5T_NATIVE_UINT8, 1, 0, g->p_dirty, 1));
-    TRY(write_column(g, c, "/products/needs_similarity", H5T_NATIVE_UINT8, 1, 0, g->p_needs_sim, 1));
-    TRY(write_column(g, c, "/products/source_line", H5T_NATIVE_INT64, 1, 0, g->p_line,
-                     sizeof *g->p_line));
+    TRY(write_fixed(g, c));
     double t2 = time_now();
 
     /* /categories: levels and one class table per level (appended, never reordered). */
@@ -1321,6 +1453,33 @@ fail:
     return rc;
 }
 
+/* The tables' temporary files go to the catalog's folder (where the work
+ * copy is, so on the file system the run already writes to); each table's
+ * cache is an equal share of ingest.table_memory_kib. */
+static void tables_setup(struct ingest *g, const char *catalog_path) {
+    snprintf(g->tmp_dir, sizeof g->tmp_dir, "%s", catalog_path);
+    char *slash = strrchr(g->tmp_dir, '/');
+    if (!slash)
+        snprintf(g->tmp_dir, sizeof g->tmp_dir, ".");
+    else if (slash == g->tmp_dir)
+        slash[1] = '\0';
+    else
+        *slash = '\0';
+    g->share_bytes = (size_t)g->cfg->ingest.table_memory_kib * 1024 / TABLE_SHARES;
+}
+
+/* This process's peak resident memory so far (VmHWM of /proc/self/status,
+ * KiB; children such as the catalog probe are not counted), -1 without /proc. */
+static long long peak_rss_kib(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long long kib = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "VmHWM:", 6)) kib = strtoll(line + 6, NULL, 10);
+    if (f) fclose(f);
+    return kib;
+}
+
 static int metrics(struct ingest *g, struct catalog *c, struct run_record *run) {
     int rc = ST_OK;
     const struct ingest_counts *ct = &g->counts;
@@ -1359,6 +1518,7 @@ int ingest_run(const struct config *cfg, const char *catalog_path, int update,
     double t0 = time_now();
 
     int st = setup(&g, cfg);
+    tables_setup(&g, catalog_path);
     if (st == ST_OK) {
         int exists = fs_exists(catalog_path);
         if (exists && !update)
@@ -1395,7 +1555,6 @@ int ingest_run(const struct config *cfg, const char *catalog_path, int update,
     TRY(pass_a(&g));
     double ta = time_now();
     TRY(dist_agree(assemble(&g)));
-    rejects_sort(&g.rejects);
     double t_check = time_now() - t1;
     double t_begin = tl - tb, t_old = t1 - tl, t_pass_a = ta - t1, t_assemble = time_now() - ta;
 
@@ -1452,6 +1611,17 @@ int ingest_run(const struct config *cfg, const char *catalog_path, int update,
               t_write - t_tables, time_now() - tc);
     st = g.rank == 0 ? rejects_write_csv(&g.rejects, rejects_csv) : ST_OK;
     TRY(dist_agree(st));
+    /* Whether the tables stayed within their budget or spilled (the
+     * ingest_spill test looks for this line). */
+    int64_t spill = spilled_bytes(&g);
+    log_debug(STAGE, "rank %d tables: %lld KiB written to temporary files in %s "
+                     "(ingest.table_memory_kib %lld); peak RSS %lld KiB (VmHWM)", g.rank,
+              (long long)(spill / 1024), g.tmp_dir, (long long)cfg->ingest.table_memory_kib,
+              peak_rss_kib());
+    if (spill)
+        log_info(STAGE, "tables over ingest.table_memory_kib = %lld: %lld KiB spilled to temporary "
+                        "files in %s", (long long)cfg->ingest.table_memory_kib,
+                 (long long)(spill / 1024), g.tmp_dir);
     log_info(STAGE, "%s: %lld products (%lld rows in the catalog) in %.1f s; rejects in %s",
              catalog_path, (long long)g.counts.accepted, (long long)g.n, time_now() - t0,
              rejects_csv);

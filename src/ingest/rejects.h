@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "catalog/catalog.h"
+#include "ingest/table.h"
 
 /* One skipped row. Fixed sizes so that records travel between ranks as bytes
  * and match the catalog's string sizes; longer values are cut at a UTF-8
@@ -24,26 +25,37 @@ struct reject {
     char reason[CATALOG_REASON_BYTES];
 };
 
+/* A list of rejects in a disk-backed table (table.h): its memory is the
+ * table's cache whatever the number of rejects. */
 struct reject_list {
-    struct reject *items; /* (count) sorted by line once rejects_sort() ran */
-    size_t count;
-    size_t cap;
+    struct dtable items;  /* (count) struct reject */
+    int64_t count;
 };
 
-/* Appends a reject (strings copied and cut to fit). ST_ERR on out of memory. */
+/* An empty list whose cache holds cache_bytes; `dir` (borrowed, must outlive
+ * the list) is where it spills. A zeroed list may be freed but not used. */
+int rejects_init(struct reject_list *l, size_t cache_bytes, const char *dir);
+
+/* Appends a reject (strings copied and cut to fit). ST_ERR on out of memory
+ * or a failing temporary file. */
 int rejects_add(struct reject_list *l, int64_t line, const char *id, const char *path,
                 const char *reason);
 
-/* Sorts by CSV line (stable for equal lines). Local. */
-void rejects_sort(struct reject_list *l);
+/* Copies reject i (0 <= i < count) into *out. */
+int rejects_get(struct reject_list *l, int64_t i, struct reject *out);
+
+/* Appends to `out` the rejects of a and b, each ascending by line, in
+ * ascending line order (a first on equal lines). Local. */
+int rejects_merge(struct reject_list *a, struct reject_list *b, struct reject_list *out);
 
 /* Writes the list as CSV (header line,id,path,reason; RFC 4180 quoting)
  * atomically to `path` (src/util/fsutil.h). Local: call on one rank. */
-int rejects_write_csv(const struct reject_list *l, const char *path);
+int rejects_write_csv(struct reject_list *l, const char *path);
 
 /* Writes /rejects/<run_id>/{line,id,path,reason} (count rows each) and marks
- * the group complete. Collective; every rank passes the same list. */
-int rejects_write_h5(const struct reject_list *l, struct catalog *c, const char *run_id);
+ * the group complete. Collective; every rank passes a list of the same count
+ * (rank 0's records are written, in slabs: memory does not grow with it). */
+int rejects_write_h5(struct reject_list *l, struct catalog *c, const char *run_id);
 
 /* Copies src into dst (dst_bytes including the NUL), cutting at a UTF-8
  * character boundary so the result stays valid UTF-8 if src was. */
