@@ -20,3 +20,6 @@ assort_sh_test(rel_signals_early sh/rel_signals_early.sh LABELS "reliability;hea
 assort_sh_test(rel_signals_late sh/rel_signals_late.sh LABELS "reliability;heavy" TIMEOUT 400)
 assort_sh_test(rel_quoting sh/rel_quoting.sh LABELS reliability TIMEOUT 300)
 assort_sh_test(rel_fuzz sh/rel_fuzz.sh LABELS "fuzz;heavy" TIMEOUT 1200)
+# issue 10: a requeued Slurm train job resumes its checkpoint (assort-job.sh adds
+# --resume); a late USR1 does not requeue a finished stage. Real Slurm (slurm-local).
+assort_sh_test(rel_slurm_resume sh/rel_slurm_resume.sh LABELS "reliability;slurm" TIMEOUT 600)
