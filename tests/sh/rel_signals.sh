@@ -47,20 +47,52 @@ fi
 
 if want extract; then
 # --- extract (resumable: committed batches stay in the work copy) ------------
-# Known, documented differences of a resumed extraction: the interrupted
-# attempt's run record stays (incomplete) and /features/<b>@progress_rows
-# counts only the rows of the last attempt.
-ext_same() { ( export H5SAME_DROP_INCOMPLETE_RUNS=1 H5SAME_IGNORE_ATTRS=progress_rows; h5same "$@" ); }
+# A resumed extraction keeps the interrupted attempt's run record, marked
+# `interrupted` (the signal) and `superseded_by` (the resumed run's id); the
+# resumed run records `resumed_from`. Those are the only differences from an
+# uninterrupted run that h5same is told to leave out; runs_ok checks them.
+ext_same() { ( export H5SAME_DROP_INCOMPLETE_RUNS=1 H5SAME_IGNORE_ATTRS=resumed_from; h5same "$@" ); }
+# runs_ok CATALOG SIGNAL: the extract run records of a catalog resumed once
+# after SIGNAL: one interrupted record (not complete, interrupted=SIGNAL,
+# interrupted_after_products in 1..N-1, superseded_by = the complete run) and
+# one complete run with resumed_from = the interrupted record's id.
+runs_ok() {
+  "$py" - "$1" "$2" <<'PY'
+import sys, h5py
+f = h5py.File(sys.argv[1], "r")
+s = lambda v: v.decode() if isinstance(v, bytes) else str(v)
+ext = {k: dict(f["runs"][k].attrs) for k in f["runs"] if s(f["runs"][k].attrs["command"]) == "extract"}
+done = [k for k, a in ext.items() if int(a.get("complete", 0)) == 1]
+stopped = [k for k, a in ext.items() if int(a.get("complete", 0)) != 1]
+n = len(f["/products/id"])
+ok = len(done) == 1 and len(stopped) == 1
+if ok:
+    a, b = ext[stopped[0]], ext[done[0]]
+    ok = (s(a.get("interrupted")) == sys.argv[2] and s(a.get("superseded_by")) == done[0]
+          and 0 < int(a.get("interrupted_after_products", 0)) < n
+          and s(b.get("resumed_from")) == stopped[0] and "interrupted" not in b)
+if not ok:
+    print("  extract run records:", {k: {x: s(v) for x, v in a.items() if x in (
+        "complete", "interrupted", "interrupted_after_products", "superseded_by", "resumed_from")}
+        for k, a in ext.items()})
+sys.exit(0 if ok else 1)
+PY
+}
 ext_same_only() { ( export H5SAME_ONLY="features|products"; ext_same "$@" ); }
 for sig in term usr1; do
   f=$tmp/ext-$sig.h5; cp "$tmp/ingested.h5" "$f"; before=$(sha "$f")
-  stopped "$tmp/ext-$sig-1.log" "$sig:extract.batch#3@0" extract "$f"
+  # usr1 on rank 1 only: rank 0, which prints the message, must still name SIGUSR1
+  stopped "$tmp/ext-$sig-1.log" "$sig:extract.batch#3@$([ $sig = term ] && echo 0 || echo 1)" extract "$f"
   check "extract $sig: exit 4" same "$rc" 4
   check "extract $sig: log names the signal" grep -q "stopped by SIG$(echo $sig | tr a-z A-Z)" "$tmp/ext-$sig-1.log"
   check "extract $sig: catalog byte-identical, work copy kept" same "$(sha "$f"):$(test -f "$f.work"; echo $?)" "$before:0"
   must "$tmp/ext-$sig-2.log" mx 2 extract "$f"
   check "extract $sig rerun: resumed" grep -q "resuming the interrupted work copy" "$tmp/ext-$sig-2.log"
   check "extract $sig rerun: equal to the uninterrupted run" ext_same "$tmp/base.h5" "$f"
+  check "extract $sig rerun: interrupted record superseded_by the resumed run, resumed_from it" \
+    runs_ok "$f" "SIG$(echo $sig | tr a-z A-Z)"
+  check "extract $sig rerun: progress_rows counts both attempts (= the uninterrupted run's)" \
+    same "$(h5attr "$f" /features/lite0 progress_rows)" "$(h5attr "$tmp/base.h5" /features/lite0 progress_rows)"
 done
 # real signals from outside, while the ranks extract (1 image per batch)
 for how in usr1-to-mpirun term-to-ranks; do
@@ -86,6 +118,8 @@ for how in usr1-to-mpirun term-to-ranks; do
     check "extract, real $how: catalog byte-identical" same "$(sha "$f")" "$before"
     must "$tmp/ext-$how-2.log" mx 2 extract "$f"
     check "extract, real $how rerun: resumed" grep -q "resuming the interrupted work copy" "$tmp/ext-$how-2.log"
+    check "extract, real $how: run records (interrupted, superseded_by, resumed_from)" \
+      runs_ok "$f" "$([ $how = usr1-to-mpirun ] && echo SIGUSR1 || echo SIGTERM)"
   fi
   # extract.batch=1 here, so the run records differ: compare what the stage makes
   check "extract, real $how: features and products equal to the uninterrupted run" \
