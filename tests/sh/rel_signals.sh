@@ -9,7 +9,9 @@
 # before the end) the rerun redoes the stage. docs/reliability.md has the table.
 # Signals: ASSORT_FAULT=term:/usr1:<point>#N@<rank> makes that rank raise() the
 # signal at a chosen point (src/util/fault.c), so the stop lands mid-stage on
-# every machine; extract also gets real signals from outside: SIGUSR1 to
+# every machine; a signal after a stage's last stop check (fault point
+# <stage>.end) must leave exit 0, the results equal to an uninterrupted run, and
+# a log line saying it was ignored; extract also gets real signals from outside: SIGUSR1 to
 # mpirun (which forwards it to the ranks, as in slurm/assort-job.sh) and
 # SIGTERM to each rank's pid (as srun / scancel --signal do).
 # Usage: rel_signals.sh [STAGE...] (default: all five; ctest runs two halves).
@@ -23,6 +25,14 @@ stopped() {
   local log=$1 fault=$2 stage=$3; shift 3
   rc=0
   ASSORT_FAULT=$fault timeout 180 $mpiexec -n 2 "$bin" "$stage" "${sets[@]}" "$@" > "$log" 2>&1 || rc=$?
+}
+
+# late LOG STAGE: a signal after the stage's last stop check (fault point
+# <stage>.end, checked by main once the stage returned): exit 0, the results
+# committed, and the log says the signal was received and ignored.
+late_ok() {
+  local log=$1 sig=$2
+  same "$rc" 0 && grep -q "SIG$sig received after the stage's last stop check: the stage had already finished" "$log"
 }
 
 if want ingest; then
@@ -42,6 +52,10 @@ cp "$tmp/ingested.h5" "$tmp/ing-upd.h5"; before=$(sha "$tmp/ing-upd.h5")
 stopped "$tmp/ing-upd.log" "term:ingest.batch#1@1" ingest --update --csv "$tmp/demo/catalog.csv" \
   --images "$tmp/demo" "$tmp/ing-upd.h5"
 check "ingest --update term: exit 4, catalog byte-identical" same "$rc:$(sha "$tmp/ing-upd.h5")" "4:$before"
+f=$tmp/ing-late.h5
+stopped "$tmp/ing-late.log" "usr1:ingest.end@1" ingest --csv "$tmp/demo/catalog.csv" --images "$tmp/demo" "$f"
+check "ingest, late usr1: exit 0, the log says it was ignored" late_ok "$tmp/ing-late.log" USR1
+check "ingest, late usr1: catalog equal to the uninterrupted run" h5same "$tmp/ingested.h5" "$f"
 
 fi
 
@@ -94,6 +108,11 @@ for sig in term usr1; do
   check "extract $sig rerun: progress_rows counts both attempts (= the uninterrupted run's)" \
     same "$(h5attr "$f" /features/lite0 progress_rows)" "$(h5attr "$tmp/base.h5" /features/lite0 progress_rows)"
 done
+f=$tmp/ext-late.h5; cp "$tmp/ingested.h5" "$f"
+stopped "$tmp/ext-late.log" "term:extract.end@0" extract "$f"
+check "extract, late term: exit 0, the log says it was ignored" late_ok "$tmp/ext-late.log" TERM
+check "extract, late term: no work copy left" test ! -e "$f.work"
+check "extract, late term: equal to the uninterrupted run" ext_same "$tmp/base.h5" "$f"
 # real signals from outside, while the ranks extract (1 image per batch)
 for how in usr1-to-mpirun term-to-ranks; do
   f=$tmp/ext-$how.h5; cp "$tmp/ingested.h5" "$f"; before=$(sha "$f")
@@ -148,6 +167,11 @@ for spec in "term:train.step#7@0" "usr1:train.step#2@1"; do
   check "train $sig rerun: resumed after epoch $ep" grep -q "resuming after epoch $ep " "$tmp/train-$sig-2.log"
   check "train $sig rerun: equal to the uninterrupted run" h5same "$tmp/ref_train.h5" "$f"
 done
+f=$tmp/train-late.h5; cp "$tmp/base.h5" "$f"
+stopped "$tmp/train-late.log" "term:train.end@1" train "$f"
+check "train, late term: exit 0, the log says it was ignored" late_ok "$tmp/train-late.log" TERM
+check "train, late term: no checkpoint left" test ! -e "$f.train.ckpt.h5"
+check "train, late term: equal to the uninterrupted run" h5same "$tmp/ref_train.h5" "$f"
 
 fi
 
@@ -162,6 +186,10 @@ for spec in "term:similarity.step#1@0" "usr1:similarity.step#3@1"; do
   must "$tmp/sim-$sig-2.log" mx 2 similarity "$f"
   check "similarity $sig rerun: equal to the uninterrupted run" h5same "$tmp/ref_sim.h5" "$f"
 done
+f=$tmp/sim-late.h5; cp "$tmp/ref_train.h5" "$f"
+stopped "$tmp/sim-late.log" "usr1:similarity.end@0" similarity "$f"
+check "similarity, late usr1: exit 0, the log says it was ignored" late_ok "$tmp/sim-late.log" USR1
+check "similarity, late usr1: equal to the uninterrupted run" h5same "$tmp/ref_sim.h5" "$f"
 
 fi
 
@@ -178,6 +206,11 @@ for spec in "term:classify.level#1@0" "usr1:classify.level#3@1"; do
   check "classify $sig rerun: equal to the uninterrupted run" h5same "$tmp/ref_cls/c.h5" "$d/c.h5"
   check "classify $sig rerun: predictions.csv identical" cmp -s "$tmp/ref_cls/predictions.csv" "$d/predictions.csv"
 done
+d=$tmp/cls-late; mkdir -p "$d"; cp "$tmp/ref_sim.h5" "$d/c.h5"
+stopped "$d/1.log" "term:classify.end@1" classify "$d/c.h5"
+check "classify, late term: exit 0, the log says it was ignored" late_ok "$d/1.log" TERM
+check "classify, late term: equal to the uninterrupted run" h5same "$tmp/ref_cls/c.h5" "$d/c.h5"
+check "classify, late term: predictions.csv identical" cmp -s "$tmp/ref_cls/predictions.csv" "$d/predictions.csv"
 fi
 
 echo "$([ $fail = 0 ] && echo passed || echo FAILED)"
