@@ -63,9 +63,12 @@ cat > "$d/assort-wrap" <<SH
 if [ "\${SLURM_RESTART_COUNT:-0}" = 0 ]; then export ASSORT_FAULT=\$WRAP_FAULT; fi
 echo "rank \${SLURM_PROCID:-?} restart \${SLURM_RESTART_COUNT:-0}: assort \$*" >> "\$WRAP_LOG"
 rc=0
+# Ignored in the wrapper from the start (assort installs its own handler): the
+# forwarded USR1 may reach a rank whose assort has already exited (seen under
+# ASan, where exit takes longer on one rank than on the other).
+if [ "\${WRAP_LATE:-0}" = 1 ]; then trap '' USR1; fi
 "$bin" "\$@" || rc=\$?
 if [ "\${WRAP_LATE:-0}" = 1 ]; then
-  trap '' USR1
   [ "\${SLURM_PROCID:-0}" = 0 ] && scancel --batch --signal=USR1 "\$SLURM_JOB_ID"
   sleep 3
 fi
