@@ -7,7 +7,11 @@
 #   (--signal=B:USR1@120) -> the trap forwards USR1 to the running step -> assort
 #   checkpoints and exits 4 ("interrupted after a checkpoint") -> the job requeues
 #   itself (scontrol requeue) -> the next run starts the same command, and assort
-#   resumes from its checkpoint.
+#   resumes from its checkpoint: extract by itself (its work copy), train with
+#   --resume, which this script adds on a restarted run (SLURM_RESTART_COUNT > 0)
+#   when the checkpoint <catalog>.train.ckpt.h5 exists (assort_job_resume_args).
+#   A stage that finished (exit 0) is never requeued, even when the warning came
+#   during its last moments: assort logs that the signal came too late to matter.
 #
 # Sourced, not executed. Variables (all optional):
 #   ASSORT_BIN       the assort binary (default: `assort` on PATH, else
@@ -71,6 +75,30 @@ assort_job_launcher() {
   esac
 }
 
+# assort_job_resume_args STAGE ARGS...: prints `--resume` (one line) when this
+# run must resume the stage's checkpoint: train only (extract resumes its work
+# copy by itself; similarity and classify keep none), only on a restarted run
+# (SLURM_RESTART_COUNT > 0: a fresh submission never silently picks up a
+# checkpoint some other, older run left), only when the checkpoint
+# <catalog>.train.ckpt.h5 exists (a run stopped before its first epoch ended
+# wrote none: train then starts over, as --resume would refuse), and not when
+# ARGS already hold --resume. The catalog is ASSORT_CATALOG, else the last ARG.
+# Logs its decision.
+assort_job_resume_args() {
+  local stage=$1; shift
+  local restarts=${SLURM_RESTART_COUNT:-0} cat=${ASSORT_CATALOG:-} a
+  [ "$stage" = train ] && [ "$restarts" -gt 0 ] || return 0
+  for a in "$@"; do [ "$a" = --resume ] && return 0; done
+  if [ -z "$cat" ] && [ $# -gt 0 ]; then cat=${!#}; fi
+  if [ -n "$cat" ] && [ -f "$cat.train.ckpt.h5" ]; then
+    assort_job_log "restart $restarts: checkpoint $cat.train.ckpt.h5 found; adding --resume"
+    printf '%s\n' --resume
+  else
+    assort_job_log "restart $restarts: no checkpoint ${cat:-<catalog>}.train.ckpt.h5 (stopped before its first epoch ended); train starts over"
+  fi
+  return 0
+}
+
 assort_job_usr1=0
 assort_job_step=""
 # shellcheck disable=SC2034  # read by the sbatch scripts
@@ -102,6 +130,7 @@ assort_job() {
   [ -n "${ASSORT_CONFIG:-}" ] && cmd+=(-c "$ASSORT_CONFIG")
   while IFS= read -r s; do cmd+=(--set "$s"); done < <(assort_job_split_sets "${ASSORT_SET:-}")
   [ "${ASSORT_GPU:-0}" = 1 ] && [ "$stage" = extract ] && cmd+=(--set extract.device=gpu)
+  while IFS= read -r s; do cmd+=("$s"); done < <(assort_job_resume_args "$stage" "$@")
   cmd+=("$@")
   [ -n "${ASSORT_CATALOG:-}" ] && cmd+=("$ASSORT_CATALOG")
   # OpenMP/OpenBLAS threads per rank = the CPUs Slurm gave each task.
@@ -157,6 +186,9 @@ assort_job() {
     fi
     assort_job_outcome=requeued
     return 0
+  fi
+  if [ "$rc" -eq 0 ] && [ "$assort_job_usr1" -gt 0 ]; then
+    assort_job_log "the stage finished (exit 0) although USR1 came: its results are committed; not requeued"
   fi
   # shellcheck disable=SC2034
   if [ "$rc" -eq 0 ]; then assort_job_outcome=completed; else assort_job_outcome=failed; fi

@@ -58,6 +58,7 @@ int main(int argc, char **argv) {
     signals_install();
     rc = cmd->run(argc - 1, argv + 1);
     if (rc == CLI_HELP_SHOWN) rc = ST_OK;
+    rc = signals_finish(cmd->name, rc); /* a signal after the last stop check: logged, ignored */
     if (rc != ST_OK) {
         if (dist_size() == 1 || dist_failure_agreed()) {
             if (dist_rank() == 0) fprintf(stderr, "assort %s: %s\n", cmd->name, err_msg());

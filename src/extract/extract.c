@@ -344,11 +344,12 @@ fail:
 }
 
 /* Records progress: global count of rows written so far, then a flush. */
-static int commit_progress(struct catalog *c, const char *grp, int64_t written_local) {
+static int commit_progress(struct catalog *c, const char *grp, int64_t base,
+                           int64_t written_local) {
     int rc = ST_OK;
     int64_t total = written_local;
     TRY(dist_allreduce_sum_i64(&total, 1));
-    TRY(catalog_set_attr_i64(c, grp, "progress_rows", total));
+    TRY(catalog_set_attr_i64(c, grp, "progress_rows", base + total));
     TRY(catalog_flush(c));
 fail:
     return rc;
@@ -411,6 +412,60 @@ done:
 }
 
 /* --- the stage ------------------------------------------------------------------ */
+
+/* Run records of a resumed work copy. Every extract record in the work copy
+ * that is neither complete nor already superseded belongs to an attempt that
+ * stopped (signal: marked `interrupted`) or died (kill, error) before its
+ * commit: it gets `superseded_by` = this run's id, and this run gets
+ * `resumed_from` = their ids (comma-separated, oldest first). Collective. */
+static int supersede_runs(struct catalog *c, const struct run_record *run) {
+    int rc = ST_OK, count = 0;
+    char **names = NULL, *cmd = NULL, from[2048] = "", obj[200];
+    size_t used = 0;
+    TRY(catalog_list(c, "/runs", &names, &count));
+    for (int k = 0; k < count; k++) {
+        if (!strcmp(names[k], run->id)) continue;
+        snprintf(obj, sizeof obj, "/runs/%s", names[k]);
+        free(cmd), cmd = NULL;
+        if (!catalog_has_attr(c, obj, "command")) continue;
+        TRY(catalog_get_attr_str(c, obj, "command", &cmd));
+        if (strcmp(cmd, STAGE) || catalog_is_complete(c, obj) == 1 ||
+            catalog_has_attr(c, obj, "superseded_by"))
+            continue;
+        TRY(catalog_set_attr_str(c, obj, "superseded_by", run->id));
+        int w = snprintf(from + used, sizeof from - used, "%s%s", used ? "," : "", names[k]);
+        if (w > 0 && (size_t)w < sizeof from - used) used += (size_t)w;
+    }
+    if (used) {
+        snprintf(obj, sizeof obj, "/runs/%s", run->id);
+        TRY(catalog_set_attr_str(c, obj, "resumed_from", from));
+        log_info(STAGE, "run %s resumes the interrupted run(s) %s (marked superseded_by)", run->id,
+                 from);
+    }
+fail:
+    free(cmd);
+    catalog_list_free(names, count);
+    return rc;
+}
+
+/* The record of an attempt stopped by a signal: `interrupted` = the signal,
+ * `interrupted_after_products` = rows written by all its attempts so far,
+ * `finished` = now. Not complete: a later run marks it superseded_by.
+ * Collective. */
+static int mark_interrupted(struct catalog *c, const struct run_record *run, int signo,
+                            int64_t rows) {
+    int rc = ST_OK;
+    char obj[200], now[40];
+    snprintf(obj, sizeof obj, "/runs/%s", run->id);
+    time_stamp(now, sizeof now, 1);
+    TRY(dist_bcast_bytes(now, sizeof now, 0));
+    TRY(catalog_set_attr_str(c, obj, "interrupted", signals_name(signo)));
+    TRY(catalog_set_attr_i64(c, obj, "interrupted_after_products", rows));
+    TRY(catalog_set_attr_str(c, obj, "finished", now));
+    TRY(catalog_flush(c));
+fail:
+    return rc;
+}
 
 int extract_catalog(const struct extract_request *req, const struct config *cfg) {
     int rc = ST_OK, began = 0, keep_work = 0;
@@ -511,7 +566,11 @@ int extract_catalog(const struct extract_request *req, const struct config *cfg)
             log_info(STAGE, "--all: continuing the interrupted pass over every product");
         }
     }
-    TRY(dist_agree(catalog_set_attr_i64(c, grp, "progress_rows", 0)));
+    /* progress_rows counts the rows of every attempt on this work copy */
+    int64_t progress_base = 0;
+    if (txn.resumed && catalog_has_attr(c, grp, "progress_rows"))
+        TRY(dist_agree(catalog_get_attr_i64(c, grp, "progress_rows", &progress_base)));
+    TRY(dist_agree(catalog_set_attr_i64(c, grp, "progress_rows", progress_base)));
     TRY(dist_agree(catalog_flush(c)));
 
     /* the list: active rows that are dirty or not valid, ascending */
@@ -541,6 +600,7 @@ int extract_catalog(const struct extract_request *req, const struct config *cfg)
                  "overlapped with compute)");
 
     TRY(dist_agree(run_begin(c, STAGE, cfg, &run)));
+    if (txn.resumed) TRY(dist_agree(supersede_runs(c, &run)));
 
     size_t px_bytes = (size_t)S * S * 3, dim = (size_t)net->num_features;
     io.max_batch = batch;
@@ -611,13 +671,13 @@ int extract_catalog(const struct extract_request *req, const struct config *cfg)
         int stop = 0;
         TRY(dist_agree(signals_stop_agreed(&stop)));
         if (stop) {
-            signals_stop_requested(&sig);
+            sig = signals_agreed_signo(); /* the same on every rank */
             stopped = 1;
             i++;
             break;
         }
         if ((i + 1) % cfg->extract.commit_every == 0)
-            TRY(dist_agree(commit_progress(c, grp, written)));
+            TRY(dist_agree(commit_progress(c, grp, progress_base, written)));
     }
     /* epilogue: the features of the last computed batch */
     if (i >= 1) {
@@ -634,10 +694,11 @@ int extract_catalog(const struct extract_request *req, const struct config *cfg)
     io_stop(&io);
     double loop_s = time_now() - t_loop;
     progress_end(&prog);
-    TRY(dist_agree(commit_progress(c, grp, written)));
+    TRY(dist_agree(commit_progress(c, grp, progress_base, written)));
     int64_t total = written;
     TRY(dist_agree(dist_allreduce_sum_i64(&total, 1)));
     if (stopped) {
+        TRY(dist_agree(mark_interrupted(c, &run, sig, progress_base + total)));
         rc = err_set(ST_INTERRUPTED, "stopped by %s after %lld of %lld products; the work "
                      "copy %s is kept: rerun the same command to continue",
                      sig == SIGUSR1 ? "SIGUSR1" : "SIGTERM", (long long)total, (long long)n_list,

@@ -137,6 +137,13 @@ sys.exit(1 if diffs else 0)
 PY
 }
 
+# h5attr FILE OBJECT ATTR: prints the attribute's value (h5py), or MISSING.
+h5attr() {
+  "$py" -c 'import sys, h5py
+a = h5py.File(sys.argv[1], "r")[sys.argv[2]].attrs
+print(a[sys.argv[3]] if sys.argv[3] in a else "MISSING")' "$@"
+}
+
 # readable CAT: `assort info` opens it and every group marked complete in it
 # still has its datasets readable (h5py reads them all).
 readable() {

@@ -10,7 +10,11 @@
 # A flip in bytes HDF5 never reads may leave the file valid: exit 0 is
 # accepted there, but it must then still open; anything else than 0 or 3,
 # a signal or the 30 s timeout fails the test.
+# REL_CORRUPT_FLIPS / REL_CORRUPT_WFLIPS: flipped offsets per catalog (25) and in
+# the weights file (60); tools/run-tests' sanitizer pass uses fewer (every cut
+# still runs) to keep the ASan run within CI's time.
 set -uo pipefail
+flips=${REL_CORRUPT_FLIPS:-25} wflips=${REL_CORRUPT_WFLIPS:-60}
 : "${ASSORT_BIN:?}" "${ASSORT_SRC:?}" "${ASSORT_BUILD:?}"
 tool="$ASSORT_BUILD/tests/rel_tool"
 tmp=$(mktemp -d)
@@ -56,7 +60,7 @@ for src in "$cat_src" "$seed_cat"; do
     check "info $tag cut at $cut" 1 "$f" "$ASSORT_BIN" info
     check "catalog_open $tag cut at $cut" 1 "$f" "$tool" open-catalog
   done
-  step=$((size / 25))
+  step=$((size / flips))
   for ((off = 0; off < size; off += step)); do
     f="$tmp/${tag}_flip$off.h5"
     cp "$src" "$f"
@@ -72,7 +76,7 @@ for cut in 0 8 96 512 2048 $((size / 2)) $((size - 1)); do
   head -c "$cut" "$weights" >"$f"
   check "effnet_load cut at $cut" 1 "$f" "$tool" open-weights
 done
-step=$((size / 60))
+step=$((size / wflips))
 for ((off = 0; off < size; off += step)); do
   f="$tmp/weights_flip$off.h5"
   cp "$weights" "$f"

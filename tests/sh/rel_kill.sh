@@ -69,10 +69,13 @@ if [ -n "$r1" ]; then kill -9 "$r1" 2>/dev/null || true; fi
 wait "$job" || rc=$?
 t1=$(date +%s)
 if grep -q "wrote\|near-duplicate groups" "$tmp/simk1.log"; then
-  # The run won the race: it must then be an ordinary complete run.
-  echo "     (similarity finished before the kill; real-kill case not exercised this time)"
-  sim_done_ok() { [ "$rc" = 0 ] && h5same "$tmp/ref_sim.h5" "$tmp/simk.h5"; }
-  check "similarity, not killed: exit 0 and equal to the uninterrupted run" sim_done_ok
+  # The run won the race: it committed (that line comes after the commit), so the
+  # catalog must equal the uninterrupted run's. The kill may still have landed in
+  # the teardown after the commit (main's last agreement, MPI_Finalize): exit 0,
+  # or 137 then (seen once on a loaded machine).
+  echo "     (similarity committed before the kill (exit $rc); real-kill case not exercised this time)"
+  sim_done_ok() { { [ "$rc" = 0 ] || [ "$rc" = 137 ]; } && h5same "$tmp/ref_sim.h5" "$tmp/simk.h5"; }
+  check "similarity, committed before the kill: exit 0 or 137, equal to the uninterrupted run" sim_done_ok
 else
   killed "similarity, real kill -9 of pid $r1" "$rc" "$t0" "$t1" "$limit"
   check "similarity, real kill: catalog byte-identical" same "$(sha "$tmp/simk.h5")" "$before"
