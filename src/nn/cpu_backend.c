@@ -22,8 +22,16 @@ struct cpu_scratch {
     float *buf[3];        /* each (sub_batch, act_max) NHWC activations */
 };
 
+/* A 1x1 convolution's weights as cpu_conv1x1_packed wants them, or NULL
+ * where it runs on OpenBLAS (cpu_conv1x1, the file's (cout, cin) weight). */
+struct cpu_conv {
+    float *packed;        /* (cout * cin) panels, see cpu_conv1x1_pack */
+};
+
 struct cpu_state {
     const struct effnet *net;
+    struct cpu_conv stem, head, classifier;
+    struct cpu_conv *expand, *project; /* (num_blocks) */
     int threads;
     int sub_batch;        /* images per pass, <= max_batch */
     float **dw_kkc;       /* (num_blocks) depthwise weights repacked (k, k, c) */
@@ -35,6 +43,13 @@ struct cpu_state {
 static void cpu_free(void *state) {
     struct cpu_state *s = state;
     if (!s) return;
+    free(s->stem.packed);
+    free(s->head.packed);
+    free(s->classifier.packed);
+    for (int i = 0; s->expand && i < s->net->num_blocks; i++) free(s->expand[i].packed);
+    for (int i = 0; s->project && i < s->net->num_blocks; i++) free(s->project[i].packed);
+    free(s->expand);
+    free(s->project);
     if (s->dw_kkc)
         for (int i = 0; i < s->net->num_blocks; i++) free(s->dw_kkc[i]);
     free(s->dw_kkc);
@@ -47,6 +62,31 @@ static void cpu_free(void *state) {
 }
 
 static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
+
+/* Packs `conv` for our GEMM when this CPU and its shape allow it. */
+static int conv_prepare(const struct effnet_conv *conv, int cin, int blas_only,
+                        struct cpu_conv *out) {
+    int rc = ST_OK;
+    out->packed = NULL;
+    if (blas_only || !cpu_gemm_available(conv->out_ch)) return ST_OK;
+    TRY_ALLOC(out->packed = malloc((size_t)conv->out_ch * cin * sizeof(float)));
+    cpu_conv1x1_pack(conv->weight, conv->out_ch, cin, out->packed);
+fail:
+    return rc;
+}
+
+/* out (rows, cout) = act(in (rows, cin) x W^T + bias [+ residual]) on our
+ * GEMM when `c` is packed, else on OpenBLAS. */
+static void conv_run(const struct cpu_conv *c, const struct effnet_conv *conv, const float *in,
+                     int rows, int cin, enum cpu_act act, const float *residual, float *out,
+                     int threads) {
+    if (c->packed)
+        cpu_conv1x1_packed(in, rows, cin, c->packed, conv->bias, conv->out_ch, act, residual,
+                           out, threads);
+    else
+        cpu_conv1x1(in, rows, cin, conv->weight, conv->bias, conv->out_ch, act, residual, out,
+                    threads);
+}
 
 static int cpu_init(const struct effnet *net, const struct backbone_opts *opts, void **state) {
     int rc = ST_OK;
@@ -80,6 +120,18 @@ static int cpu_init(const struct effnet *net, const struct backbone_opts *opts, 
     }
     m = max_sz(m, (size_t)h * h * net->head.out_ch);
     s->act_max = m;
+
+    const int blas = opts->cpu_blas_only;
+    TRY(conv_prepare(&net->stem, net->stem.kernel * net->stem.kernel * 3, blas, &s->stem));
+    TRY(conv_prepare(&net->head, net->head.in_ch, blas, &s->head));
+    TRY(conv_prepare(&net->classifier, net->num_features, blas, &s->classifier));
+    TRY_ALLOC(s->expand = calloc((size_t)net->num_blocks, sizeof *s->expand));
+    TRY_ALLOC(s->project = calloc((size_t)net->num_blocks, sizeof *s->project));
+    for (int i = 0; i < net->num_blocks; i++) {
+        const struct effnet_block *b = &net->blocks[i];
+        if (b->expand_ratio != 1) TRY(conv_prepare(&b->expand, b->in_ch, blas, &s->expand[i]));
+        TRY(conv_prepare(&b->project, b->exp_ch, blas, &s->project[i]));
+    }
     size_t so = (size_t)s->stem_side;
     TRY_ALLOC(s->scratch = calloc((size_t)s->threads, sizeof *s->scratch));
     for (int t = 0; t < s->threads; t++) {
@@ -106,14 +158,14 @@ static void cpu_forward_chunk(const struct cpu_state *s, struct cpu_scratch *w, 
 
     cpu_stem_im2col(pixels, n, net->image_size, net->input_mean, net->input_std,
                     net->stem.kernel, net->stem.stride, w->cols, T);
-    cpu_conv1x1(w->cols, n * h * h, net->stem.kernel * net->stem.kernel * 3, net->stem.weight,
-                net->stem.bias, net->stem.out_ch, CPU_ACT_RELU6, NULL, x, T);
+    conv_run(&s->stem, &net->stem, w->cols, n * h * h, net->stem.kernel * net->stem.kernel * 3,
+             CPU_ACT_RELU6, NULL, x, T);
     for (int i = 0; i < net->num_blocks; i++) {
         const struct effnet_block *b = &net->blocks[i];
         const float *src = x; /* (n, h, h, exp_ch) input of the depthwise */
         if (b->expand_ratio != 1) {
-            cpu_conv1x1(x, n * h * h, b->in_ch, b->expand.weight, b->expand.bias, b->exp_ch,
-                        CPU_ACT_RELU6, NULL, e, T);
+            conv_run(&s->expand[i], &b->expand, x, n * h * h, b->in_ch, CPU_ACT_RELU6, NULL, e,
+                     T);
             src = e;
         }
         int oh, pad;
@@ -121,15 +173,14 @@ static void cpu_forward_chunk(const struct cpu_state *s, struct cpu_scratch *w, 
         cpu_depthwise(src, n, h, h, b->exp_ch, s->dw_kkc[i], b->depthwise.bias, b->kernel,
                       b->stride, CPU_ACT_RELU6, d, T);
         /* Project into e (free now); the residual reads x, so x cannot be the output. */
-        cpu_conv1x1(d, n * oh * oh, b->exp_ch, b->project.weight, b->project.bias, b->out_ch,
-                    CPU_ACT_NONE, b->residual ? x : NULL, e, T);
+        conv_run(&s->project[i], &b->project, d, n * oh * oh, b->exp_ch, CPU_ACT_NONE,
+                 b->residual ? x : NULL, e, T);
         float *t = x;
         x = e;
         e = t;
         h = oh;
     }
-    cpu_conv1x1(x, n * h * h, net->head.in_ch, net->head.weight, net->head.bias,
-                net->head.out_ch, CPU_ACT_RELU6, NULL, e, T);
+    conv_run(&s->head, &net->head, x, n * h * h, net->head.in_ch, CPU_ACT_RELU6, NULL, e, T);
     cpu_avgpool(e, n, h * h, net->head.out_ch, features, T);
 }
 
@@ -175,8 +226,8 @@ static int cpu_forward(void *state, const uint8_t *pixels, int batch, float *fea
     }
     if (logits) {
         openblas_set_num_threads(T);
-        cpu_conv1x1(features, batch, net->num_features, net->classifier.weight,
-                    net->classifier.bias, net->num_classes, CPU_ACT_NONE, NULL, logits, T);
+        conv_run(&s->classifier, &net->classifier, features, batch, net->num_features,
+                 CPU_ACT_NONE, NULL, logits, T);
     }
     return ST_OK;
 }

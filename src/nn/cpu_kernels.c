@@ -275,3 +275,159 @@ void cpu_avgpool(const float *in, int batch, int hw, int c, float *out, int thre
     for (int b = 0; b < batch; b++)
         avgpool_one(in + (size_t)b * hw * c, hw, c, out + (size_t)b * c);
 }
+
+/* ---- Packed 1x1 convolution: our own AVX-512 GEMM ------------------------
+ *
+ * OpenBLAS repacks the weights (B) and the activations (A) on every call and
+ * the bias / ReLU6 need passes of their own; on Lite0's shapes that was ~20%
+ * of the forward pass (docs/nn.md). Here the weights are packed once, in
+ * panels of 32, 16 or 8 output channels, each (cin, width) row-major, and a
+ * 12-row x 32-column register tile accumulates
+ *     acc = bias; for k in 0..cin-1: acc += in[r, k] * w[k, n]
+ * (A read in place, one broadcast per k), then adds the residual, clamps
+ * (ReLU6) and stores once. Every output element is computed in that order
+ * whatever the tile it lands in, so results do not depend on the row count,
+ * the row's position or the thread split. */
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define NN_HAVE_GEMM 1
+#include <immintrin.h>
+#define NN_V4 __attribute__((target("arch=x86-64-v4")))
+#define NN_V4_INLINE __attribute__((target("arch=x86-64-v4"), always_inline)) static inline
+typedef float v16f __attribute__((vector_size(64)));
+typedef float v16u __attribute__((vector_size(64), aligned(4), may_alias));
+#define v16_load(p) (*(const v16u *)(const void *)(p))
+#define v16_store(p, v) (*(v16u *)(void *)(p) = (v))
+#define GEMM_MR 12 /* rows per register tile: 12 x 2 zmm accumulators + 2 weight vectors */
+#else
+#define NN_HAVE_GEMM 0
+#endif
+
+/* Width of the panel that starts at output channel n0. */
+static int gemm_panel_width(int cout, int n0) {
+    int left = cout - n0;
+    return left >= 32 ? 32 : left >= 16 ? 16 : 8;
+}
+
+int cpu_gemm_available(int cout) {
+#if NN_HAVE_GEMM
+    return cout > 0 && cout % 8 == 0 && __builtin_cpu_supports("x86-64-v4");
+#else
+    (void)cout;
+    return 0;
+#endif
+}
+
+void cpu_conv1x1_pack(const float *weight, int cout, int cin, float *packed) {
+    for (int n0 = 0; n0 < cout; ) {
+        const int nw = gemm_panel_width(cout, n0);
+        float *p = packed + (size_t)n0 * cin; /* panel (cin, nw) */
+        for (int k = 0; k < cin; k++)
+            for (int j = 0; j < nw; j++) p[(size_t)k * nw + j] = weight[(size_t)(n0 + j) * cin + k];
+        n0 += nw;
+    }
+}
+
+#if NN_HAVE_GEMM
+/* One register tile: MR rows (a compile-time constant after inlining) x the
+ * 32-, 16- or 8-wide panel wp (cin, NW). */
+#define GEMM_TILE(NAME, VT, VLOAD, VSTORE, VMAX, VMIN, VZERO, VSET1, NV, NW)                   \
+    NN_V4_INLINE void NAME(const int MR, const float *a, size_t lda, int cin, const float *wp,  \
+                           const float *bias, const float *res, float *out, size_t ldo,       \
+                           int relu) {                                                          \
+        VT acc[GEMM_MR][NV];                                                                    \
+        _Pragma("GCC unroll 12") for (int r = 0; r < MR; r++)                                   \
+            _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) acc[r][v] =                    \
+                VLOAD(bias + 16 * v);                                                            \
+        for (int k = 0; k < cin; k++) {                                                         \
+            VT w[NV];                                                                           \
+            _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) w[v] =                         \
+                VLOAD(wp + (size_t)k * NW + 16 * v);                                             \
+            _Pragma("GCC unroll 12") for (int r = 0; r < MR; r++) {                             \
+                const float x = a[(size_t)r * lda + k];                                         \
+                _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) acc[r][v] += x * w[v];     \
+            }                                                                                   \
+        }                                                                                       \
+        _Pragma("GCC unroll 12") for (int r = 0; r < MR; r++)                                   \
+            _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) {                              \
+                VT y = acc[r][v];                                                               \
+                if (res) y += VLOAD(res + (size_t)r * ldo + 16 * v);                            \
+                if (relu) y = VMIN(VMAX(y, VZERO()), VSET1(6.f));                               \
+                VSTORE(out + (size_t)r * ldo + 16 * v, y);                                      \
+            }                                                                                   \
+    }
+GEMM_TILE(gemm_tile32, v16f, v16_load, v16_store, _mm512_max_ps, _mm512_min_ps, _mm512_setzero_ps,
+          _mm512_set1_ps, 2, 32)
+GEMM_TILE(gemm_tile16, v16f, v16_load, v16_store, _mm512_max_ps, _mm512_min_ps, _mm512_setzero_ps,
+          _mm512_set1_ps, 1, 16)
+GEMM_TILE(gemm_tile8, v8f, v8_load, v8_store, _mm256_max_ps, _mm256_min_ps, _mm256_setzero_ps,
+          _mm256_set1_ps, 1, 8)
+
+/* Dispatches a tile of mr (1..GEMM_MR) rows to the instance compiled for it. */
+#define GEMM_CASES(F, ...)                                                                     \
+    switch (mr) {                                                                              \
+    case 12: F(12, __VA_ARGS__); break; case 11: F(11, __VA_ARGS__); break;                    \
+    case 10: F(10, __VA_ARGS__); break; case 9: F(9, __VA_ARGS__); break;                      \
+    case 8: F(8, __VA_ARGS__); break; case 7: F(7, __VA_ARGS__); break;                        \
+    case 6: F(6, __VA_ARGS__); break; case 5: F(5, __VA_ARGS__); break;                        \
+    case 4: F(4, __VA_ARGS__); break; case 3: F(3, __VA_ARGS__); break;                        \
+    case 2: F(2, __VA_ARGS__); break; default: F(1, __VA_ARGS__); break;                       \
+    }
+
+NN_V4
+static void gemm_rows(const float *in, int r0, int r1, int cin, const float *packed,
+                      const float *bias, int cout, int relu, const float *residual, float *out) {
+    /* Column blocks whose packed weights (cin x nb floats) stay in L2 (1 MiB
+     * per core here) while every row tile of [r0, r1) passes over them. */
+    int nb = (int)((384 * 1024) / ((size_t)cin * sizeof(float))) & ~31;
+    if (nb < 32) nb = 32;
+    for (int c0 = 0; c0 < cout; c0 += nb) {
+        const int c1 = cout - c0 < nb ? cout : c0 + nb;
+        for (int m0 = r0; m0 < r1; m0 += GEMM_MR) {
+            const int mr = r1 - m0 < GEMM_MR ? r1 - m0 : GEMM_MR;
+            const float *a = in + (size_t)m0 * cin;
+            const float *res = residual ? residual + (size_t)m0 * cout : NULL;
+            float *o = out + (size_t)m0 * cout;
+            for (int n0 = c0; n0 < c1;) {
+                const int nw = gemm_panel_width(cout, n0);
+                const float *wp = packed + (size_t)n0 * cin;
+                const float *rn = res ? res + n0 : NULL;
+#define GEMM_CALL(MR, fn) fn(MR, a, cin, cin, wp, bias + n0, rn, o + n0, cout, relu)
+                if (nw == 32) {
+                    GEMM_CASES(GEMM_CALL, gemm_tile32)
+                } else if (nw == 16) {
+                    GEMM_CASES(GEMM_CALL, gemm_tile16)
+                } else {
+                    GEMM_CASES(GEMM_CALL, gemm_tile8)
+                }
+#undef GEMM_CALL
+                n0 += nw;
+            }
+        }
+    }
+}
+#endif
+
+void cpu_conv1x1_packed(const float *in, int rows, int cin, const float *packed,
+                        const float *bias, int cout, enum cpu_act act, const float *residual,
+                        float *out, int threads) {
+#if NN_HAVE_GEMM
+    const int relu = act == CPU_ACT_RELU6;
+    if (threads <= 1) {
+        gemm_rows(in, 0, rows, cin, packed, bias, cout, relu, residual, out);
+        return;
+    }
+    /* Whole row tiles per thread, so the split does not change any tile. */
+    const int tiles = (rows + GEMM_MR - 1) / GEMM_MR;
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int t = 0; t < threads; t++) {
+        int r0 = (int)((long)tiles * t / threads) * GEMM_MR;
+        int r1 = (int)((long)tiles * (t + 1) / threads) * GEMM_MR;
+        if (r1 > rows) r1 = rows;
+        if (r0 < r1) gemm_rows(in, r0, r1, cin, packed, bias, cout, relu, residual, out);
+    }
+#else
+    (void)in; (void)rows; (void)cin; (void)packed; (void)bias; (void)cout; (void)act;
+    (void)residual; (void)out; (void)threads;
+#endif
+}

@@ -36,6 +36,25 @@ void cpu_stem_im2col(const uint8_t *pixels, int batch, int side, const float mea
 void cpu_conv1x1(const float *in, int rows, int cin, const float *weight, const float *bias,
                  int cout, enum cpu_act act, const float *residual, float *out, int threads);
 
+/* Whether cpu_conv1x1_packed runs here for `cout` output channels: this
+ * CPU has AVX-512 (x86-64-v4), the compiler is GCC on x86-64 and cout is a
+ * multiple of 8. Otherwise use cpu_conv1x1 (OpenBLAS). */
+int cpu_gemm_available(int cout);
+
+/* Repacks a 1x1 convolution's weight (cout, cin) for cpu_conv1x1_packed into
+ * packed (cout * cin floats, caller-owned): panels of 32, then 16, then 8
+ * output channels, each (cin, width) row-major. Needs cout % 8 == 0. */
+void cpu_conv1x1_pack(const float *weight, int cout, int cin, float *packed);
+
+/* cpu_conv1x1 with weights from cpu_conv1x1_pack, on our own register-tiled
+ * GEMM (only where cpu_gemm_available(cout)): bias, residual and ReLU6 are
+ * applied while the tile is in registers; no BLAS call. threads > 1 splits
+ * the rows over an OpenMP region. Every output element is computed in the
+ * same order whatever the row count or thread split. */
+void cpu_conv1x1_packed(const float *in, int rows, int cin, const float *packed,
+                        const float *bias, int cout, enum cpu_act act, const float *residual,
+                        float *out, int threads);
+
 /* Depthwise KxK convolution with stride 1 or 2 and SAME padding, + bias, then
  * `act`. weight_kkc is (k, k, c) (channel fastest, repacked from the file's
  * (c, k, k, 1)).
