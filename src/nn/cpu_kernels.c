@@ -132,15 +132,15 @@ void cpu_conv1x1(const float *in, int rows, int cin, const float *weight, const 
     }
 }
 
-/* One output row (b, oy) of a depthwise conv, all channels. */
+/* One output row oy of a depthwise conv, all channels. rows[ky] is input
+ * row oy * stride - pad_t + ky, (w, c); only those inside [0, h) are read. */
 NN_CLONES
-static void depthwise_row(const float *in_b, int h, int w, int c, const float *wk,
+static void depthwise_row(const float *const *rows, int h, int w, int c, const float *wk,
                           const float *bias, int k, int stride, int pad_t, int pad_l, int oy,
                           int ow, enum cpu_act act, float *out_row) {
     const int iy0 = oy * stride - pad_t;
     const int ky0 = iy0 < 0 ? -iy0 : 0;
     const int ky1 = iy0 + k > h ? h - iy0 : k;
-    const size_t rs = (size_t)w * c; /* input row stride, floats */
     int c0 = 0;
     /* 32-channel tiles: 4 accumulators live in registers across all taps. */
     const size_t xs = (size_t)stride * c; /* input step between neighbouring outputs */
@@ -158,7 +158,7 @@ static void depthwise_row(const float *in_b, int h, int w, int c, const float *w
                 v8f a0 = b0, a1 = b1, a2 = b2, a3 = b3;
                 v8f e0 = b0, e1 = b1, e2 = b2, e3 = b3;
                 for (int ky = ky0; ky < ky1; ky++) {
-                    const float *ip = in_b + (size_t)(iy0 + ky) * rs + (size_t)ix0 * c + c0;
+                    const float *ip = rows[ky] + (size_t)ix0 * c + c0;
                     const float *wp = wk + (size_t)ky * k * c + c0;
                     for (int kx = 0; kx < k; kx++) {
                         const float *x = ip + (size_t)kx * c, *wt = wp + (size_t)kx * c;
@@ -190,7 +190,7 @@ static void depthwise_row(const float *in_b, int h, int w, int c, const float *w
             }
             v8f a0 = b0, a1 = b1, a2 = b2, a3 = b3;
             for (int ky = ky0; ky < ky1; ky++) {
-                const float *ip = in_b + (size_t)(iy0 + ky) * rs + (size_t)ix0 * c + c0;
+                const float *ip = rows[ky] + (size_t)ix0 * c + c0;
                 const float *wp = wk + (size_t)ky * k * c + c0;
                 for (int kx = kx0; kx < kx1; kx++) {
                     const float *x = ip + (size_t)kx * c, *wt = wp + (size_t)kx * c;
@@ -217,7 +217,7 @@ static void depthwise_row(const float *in_b, int h, int w, int c, const float *w
             v8f a0 = b0;
             for (int ky = ky0; ky < ky1; ky++)
                 for (int kx = kx0; kx < kx1; kx++)
-                    a0 += v8_load(in_b + (size_t)(iy0 + ky) * rs + (size_t)(ix0 + kx) * c + c0) *
+                    a0 += v8_load(rows[ky] + (size_t)(ix0 + kx) * c + c0) *
                           v8_load(wk + ((size_t)ky * k + kx) * c + c0);
             v8_store(out_row + (size_t)ox * c + c0, a0);
         }
@@ -230,7 +230,7 @@ static void depthwise_row(const float *in_b, int h, int w, int c, const float *w
             float a = bias[c0];
             for (int ky = ky0; ky < ky1; ky++)
                 for (int kx = kx0; kx < kx1; kx++)
-                    a += in_b[(size_t)(iy0 + ky) * rs + (size_t)(ix0 + kx) * c + c0] *
+                    a += rows[ky][(size_t)(ix0 + kx) * c + c0] *
                          wk[((size_t)ky * k + kx) * c + c0];
             out_row[(size_t)ox * c + c0] = a;
         }
@@ -251,10 +251,24 @@ void cpu_depthwise(const float *in, int batch, int h, int w, int c, const float 
     const int tasks = batch * oh;
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (int t = 0; t < tasks; t++) {
-        int b = t / oh, oy = t % oh;
-        depthwise_row(in + (size_t)b * h * w * c, h, w, c, weight_kkc, bias, k, stride, pad_t,
-                      pad_l, oy, ow, act, out + ((size_t)b * oh + oy) * ow * c);
+        int b = t / oh, oy = t % oh, iy0 = oy * stride - pad_t;
+        const float *rows[CPU_DW_KMAX];
+        for (int ky = 0; ky < k; ky++) {
+            int iy = iy0 + ky;
+            rows[ky] = iy >= 0 && iy < h ? in + ((size_t)b * h + iy) * w * c : NULL;
+        }
+        depthwise_row(rows, h, w, c, weight_kkc, bias, k, stride, pad_t, pad_l, oy, ow, act,
+                      out + ((size_t)b * oh + oy) * ow * c);
     }
+}
+
+void cpu_depthwise_row(const float *const *rows, int h, int w, int c, const float *weight_kkc,
+                       const float *bias, int k, int stride, int oy, enum cpu_act act,
+                       float *out_row) {
+    int oh, ow, pad_t, pad_l;
+    cpu_same_pad(h, k, stride, &oh, &pad_t);
+    cpu_same_pad(w, k, stride, &ow, &pad_l);
+    depthwise_row(rows, h, w, c, weight_kkc, bias, k, stride, pad_t, pad_l, oy, ow, act, out_row);
 }
 
 NN_CLONES
@@ -311,11 +325,15 @@ static int gemm_panel_width(int cout, int n0) {
 
 int cpu_gemm_available(int cout) {
 #if NN_HAVE_GEMM
-    return cout > 0 && cout % 8 == 0 && __builtin_cpu_supports("x86-64-v4");
+    return cout > 0 && __builtin_cpu_supports("x86-64-v4");
 #else
     (void)cout;
     return 0;
 #endif
+}
+
+size_t cpu_conv1x1_pack_count(int cout, int cin) {
+    return (size_t)((cout + 7) / 8 * 8) * cin;
 }
 
 void cpu_conv1x1_pack(const float *weight, int cout, int cin, float *packed) {
@@ -323,7 +341,8 @@ void cpu_conv1x1_pack(const float *weight, int cout, int cin, float *packed) {
         const int nw = gemm_panel_width(cout, n0);
         float *p = packed + (size_t)n0 * cin; /* panel (cin, nw) */
         for (int k = 0; k < cin; k++)
-            for (int j = 0; j < nw; j++) p[(size_t)k * nw + j] = weight[(size_t)(n0 + j) * cin + k];
+            for (int j = 0; j < nw; j++)
+                p[(size_t)k * nw + j] = n0 + j < cout ? weight[(size_t)(n0 + j) * cin + k] : 0.f;
         n0 += nw;
     }
 }
@@ -331,14 +350,15 @@ void cpu_conv1x1_pack(const float *weight, int cout, int cin, float *packed) {
 #if NN_HAVE_GEMM
 /* One register tile: MR rows (a compile-time constant after inlining) x the
  * 32-, 16- or 8-wide panel wp (cin, NW). */
-#define GEMM_TILE(NAME, VT, VLOAD, VSTORE, VMAX, VMIN, VZERO, VSET1, NV, NW)                   \
+#define GEMM_TILE(NAME, VT, VLOAD, VLOADB, VSTORE, VMAX, VMIN, VZERO, VSET1, NV, NW)           \
     NN_V4_INLINE void NAME(const int MR, const float *a, size_t lda, int cin, const float *wp,  \
                            const float *bias, const float *res, float *out, size_t ldo,       \
-                           int relu) {                                                          \
+                           int relu, unsigned mask) {                                           \
+        (void)mask;                                                                             \
         VT acc[GEMM_MR][NV];                                                                    \
         _Pragma("GCC unroll 12") for (int r = 0; r < MR; r++)                                   \
             _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) acc[r][v] =                    \
-                VLOAD(bias + 16 * v);                                                            \
+                VLOADB(bias + 16 * v);                                                           \
         for (int k = 0; k < cin; k++) {                                                         \
             VT w[NV];                                                                           \
             _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) w[v] =                         \
@@ -351,17 +371,23 @@ void cpu_conv1x1_pack(const float *weight, int cout, int cin, float *packed) {
         _Pragma("GCC unroll 12") for (int r = 0; r < MR; r++)                                   \
             _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) {                              \
                 VT y = acc[r][v];                                                               \
-                if (res) y += VLOAD(res + (size_t)r * ldo + 16 * v);                            \
+                if (res) y += VLOADB(res + (size_t)r * ldo + 16 * v);                           \
                 if (relu) y = VMIN(VMAX(y, VZERO()), VSET1(6.f));                               \
                 VSTORE(out + (size_t)r * ldo + 16 * v, y);                                      \
             }                                                                                   \
     }
-GEMM_TILE(gemm_tile32, v16f, v16_load, v16_store, _mm512_max_ps, _mm512_min_ps, _mm512_setzero_ps,
-          _mm512_set1_ps, 2, 32)
-GEMM_TILE(gemm_tile16, v16f, v16_load, v16_store, _mm512_max_ps, _mm512_min_ps, _mm512_setzero_ps,
-          _mm512_set1_ps, 1, 16)
-GEMM_TILE(gemm_tile8, v8f, v8_load, v8_store, _mm256_max_ps, _mm256_min_ps, _mm256_setzero_ps,
-          _mm256_set1_ps, 1, 8)
+/* The last panel of a cout that is not a multiple of 8 holds zero weights
+ * past cout; its bias, residual and output are read and written masked. */
+#define v8_load_m(p) _mm256_maskz_loadu_ps((__mmask8)mask, (p))
+#define v8_store_m(p, v) _mm256_mask_storeu_ps((p), (__mmask8)mask, (v))
+GEMM_TILE(gemm_tile32, v16f, v16_load, v16_load, v16_store, _mm512_max_ps, _mm512_min_ps,
+          _mm512_setzero_ps, _mm512_set1_ps, 2, 32)
+GEMM_TILE(gemm_tile16, v16f, v16_load, v16_load, v16_store, _mm512_max_ps, _mm512_min_ps,
+          _mm512_setzero_ps, _mm512_set1_ps, 1, 16)
+GEMM_TILE(gemm_tile8, v8f, v8_load, v8_load, v8_store, _mm256_max_ps, _mm256_min_ps,
+          _mm256_setzero_ps, _mm256_set1_ps, 1, 8)
+GEMM_TILE(gemm_tile8m, v8f, v8_load, v8_load_m, v8_store_m, _mm256_max_ps, _mm256_min_ps,
+          _mm256_setzero_ps, _mm256_set1_ps, 1, 8)
 
 /* Dispatches a tile of mr (1..GEMM_MR) rows to the instance compiled for it. */
 #define GEMM_CASES(F, ...)                                                                     \
@@ -392,13 +418,16 @@ static void gemm_rows(const float *in, int r0, int r1, int cin, const float *pac
                 const int nw = gemm_panel_width(cout, n0);
                 const float *wp = packed + (size_t)n0 * cin;
                 const float *rn = res ? res + n0 : NULL;
-#define GEMM_CALL(MR, fn) fn(MR, a, cin, cin, wp, bias + n0, rn, o + n0, cout, relu)
+#define GEMM_CALL(MR, fn) fn(MR, a, cin, cin, wp, bias + n0, rn, o + n0, cout, relu, mask)
+                const unsigned mask = cout - n0 >= 8 ? 0xffu : (1u << (cout - n0)) - 1u;
                 if (nw == 32) {
                     GEMM_CASES(GEMM_CALL, gemm_tile32)
                 } else if (nw == 16) {
                     GEMM_CASES(GEMM_CALL, gemm_tile16)
-                } else {
+                } else if (mask == 0xffu) {
                     GEMM_CASES(GEMM_CALL, gemm_tile8)
+                } else {
+                    GEMM_CASES(GEMM_CALL, gemm_tile8m)
                 }
 #undef GEMM_CALL
                 n0 += nw;
