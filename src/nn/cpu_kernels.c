@@ -133,11 +133,15 @@ void cpu_conv1x1(const float *in, int rows, int cin, const float *weight, const 
 }
 
 /* One output row oy of a depthwise conv, all channels. rows[ky] is input
- * row oy * stride - pad_t + ky, (w, c); only those inside [0, h) are read. */
-NN_CLONES
-static void depthwise_row(const float *const *rows, int h, int w, int c, const float *wk,
-                          const float *bias, int k, int stride, int pad_t, int pad_l, int oy,
-                          int ow, enum cpu_act act, float *out_row) {
+ * row oy * stride - pad_t + ky, (w, c); only those inside [0, h) are read.
+ * quad: also compute four interior outputs per weight load in the 32-channel
+ * tiles (16 accumulators + 4 weight vectors: only with AVX-512's 32
+ * registers). Every output uses the same taps in the same order in all
+ * paths, so quad does not change any bit. */
+__attribute__((always_inline)) static inline void
+depthwise_row_impl(const float *const *rows, int h, int w, int c, const float *wk,
+                   const float *bias, int k, int stride, int pad_t, int pad_l, int oy, int ow,
+                   enum cpu_act act, float *out_row, const int quad) {
     const int iy0 = oy * stride - pad_t;
     const int ky0 = iy0 < 0 ? -iy0 : 0;
     const int ky1 = iy0 + k > h ? h - iy0 : k;
@@ -151,6 +155,42 @@ static void depthwise_row(const float *const *rows, int h, int w, int c, const f
             const int ix0 = ox * stride - pad_l;
             const int kx0 = ix0 < 0 ? -ix0 : 0;
             const int kx1 = ix0 + k > w ? w - ix0 : k;
+            if (quad && kx0 == 0 && ox + 3 < ow && ix0 + 3 * stride + k <= w) {
+                v8f a[4][4];
+                for (int o = 0; o < 4; o++) {
+                    a[o][0] = b0;
+                    a[o][1] = b1;
+                    a[o][2] = b2;
+                    a[o][3] = b3;
+                }
+                for (int ky = ky0; ky < ky1; ky++) {
+                    const float *ip = rows[ky] + (size_t)ix0 * c + c0;
+                    const float *wp = wk + (size_t)ky * k * c + c0;
+                    for (int kx = 0; kx < k; kx++) {
+                        const float *x = ip + (size_t)kx * c, *wt = wp + (size_t)kx * c;
+                        const v8f w0 = v8_load(wt), w1 = v8_load(wt + 8);
+                        const v8f w2 = v8_load(wt + 16), w3 = v8_load(wt + 24);
+#pragma GCC unroll 4
+                        for (int o = 0; o < 4; o++) {
+                            const float *y = x + (size_t)o * xs;
+                            a[o][0] += v8_load(y) * w0;
+                            a[o][1] += v8_load(y + 8) * w1;
+                            a[o][2] += v8_load(y + 16) * w2;
+                            a[o][3] += v8_load(y + 24) * w3;
+                        }
+                    }
+                }
+#pragma GCC unroll 4
+                for (int o = 0; o < 4; o++) {
+                    float *op = out_row + (size_t)(ox + o) * c + c0;
+                    v8_store(op, a[o][0]);
+                    v8_store(op + 8, a[o][1]);
+                    v8_store(op + 16, a[o][2]);
+                    v8_store(op + 24, a[o][3]);
+                }
+                ox += 3;
+                continue;
+            }
             if (kx0 == 0 && ox + 1 < ow && ix0 + stride + k <= w) {
                 /* Two interior outputs (ox, ox + 1) share each weight load:
                  * 12 loads per 8 FMAs instead of 16. Same taps in the same
@@ -242,6 +282,27 @@ static void depthwise_row(const float *const *rows, int h, int w, int c, const f
     }
 }
 
+NN_CLONES
+static void depthwise_row(const float *const *rows, int h, int w, int c, const float *wk,
+                          const float *bias, int k, int stride, int pad_t, int pad_l, int oy,
+                          int ow, enum cpu_act act, float *out_row) {
+    depthwise_row_impl(rows, h, w, c, wk, bias, k, stride, pad_t, pad_l, oy, ow, act, out_row, 0);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target("arch=x86-64-v4")))
+static void depthwise_row_v4(const float *const *rows, int h, int w, int c, const float *wk,
+                             const float *bias, int k, int stride, int pad_t, int pad_l, int oy,
+                             int ow, enum cpu_act act, float *out_row) {
+    depthwise_row_impl(rows, h, w, c, wk, bias, k, stride, pad_t, pad_l, oy, ow, act, out_row, 1);
+}
+#define DW_ROW(...) (dw_quad ? depthwise_row_v4(__VA_ARGS__) : depthwise_row(__VA_ARGS__))
+#define DW_QUAD() __builtin_cpu_supports("x86-64-v4")
+#else
+#define DW_ROW(...) depthwise_row(__VA_ARGS__)
+#define DW_QUAD() 0
+#endif
+
 void cpu_depthwise(const float *in, int batch, int h, int w, int c, const float *weight_kkc,
                    const float *bias, int k, int stride, enum cpu_act act, float *out,
                    int threads) {
@@ -249,6 +310,8 @@ void cpu_depthwise(const float *in, int batch, int h, int w, int c, const float 
     cpu_same_pad(h, k, stride, &oh, &pad_t);
     cpu_same_pad(w, k, stride, &ow, &pad_l);
     const int tasks = batch * oh;
+    const int dw_quad = DW_QUAD();
+    (void)dw_quad;
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (int t = 0; t < tasks; t++) {
         int b = t / oh, oy = t % oh, iy0 = oy * stride - pad_t;
@@ -257,8 +320,8 @@ void cpu_depthwise(const float *in, int batch, int h, int w, int c, const float 
             int iy = iy0 + ky;
             rows[ky] = iy >= 0 && iy < h ? in + ((size_t)b * h + iy) * w * c : NULL;
         }
-        depthwise_row(rows, h, w, c, weight_kkc, bias, k, stride, pad_t, pad_l, oy, ow, act,
-                      out + ((size_t)b * oh + oy) * ow * c);
+        DW_ROW(rows, h, w, c, weight_kkc, bias, k, stride, pad_t, pad_l, oy, ow, act,
+               out + ((size_t)b * oh + oy) * ow * c);
     }
 }
 
@@ -268,7 +331,9 @@ void cpu_depthwise_row(const float *const *rows, int h, int w, int c, const floa
     int oh, ow, pad_t, pad_l;
     cpu_same_pad(h, k, stride, &oh, &pad_t);
     cpu_same_pad(w, k, stride, &ow, &pad_l);
-    depthwise_row(rows, h, w, c, weight_kkc, bias, k, stride, pad_t, pad_l, oy, ow, act, out_row);
+    const int dw_quad = DW_QUAD();
+    (void)dw_quad;
+    DW_ROW(rows, h, w, c, weight_kkc, bias, k, stride, pad_t, pad_l, oy, ow, act, out_row);
 }
 
 NN_CLONES
