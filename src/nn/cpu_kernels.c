@@ -145,10 +145,15 @@ depthwise_row_impl(const float *const *rows, int h, int w, int c, const float *w
     const int iy0 = oy * stride - pad_t;
     const int ky0 = iy0 < 0 ? -iy0 : 0;
     const int ky1 = iy0 + k > h ? h - iy0 : k;
-    int c0 = 0;
-    /* 32-channel tiles: 4 accumulators live in registers across all taps. */
+    /* 32-channel tiles: 4 accumulators live in registers across all taps.
+     * When c >= 32 is not a multiple of 32 the last tile starts at c - 32 and
+     * overlaps the one before: the overlapped channels are computed twice
+     * with the same taps in the same order, so they are written twice with
+     * the same bits, and the tail costs one quad-capable tile instead of
+     * single-output 8-channel tiles (Lite0's 144 and 240 channels). */
     const size_t xs = (size_t)stride * c; /* input step between neighbouring outputs */
-    for (; c0 + 32 <= c; c0 += 32) {
+    for (int t0 = 0; c >= 32 && t0 < c; t0 += 32) {
+        const int c0 = t0 + 32 <= c ? t0 : c - 32;
         const v8f b0 = v8_load(bias + c0), b1 = v8_load(bias + c0 + 8);
         const v8f b2 = v8_load(bias + c0 + 16), b3 = v8_load(bias + c0 + 24);
         for (int ox = 0; ox < ow; ox++) {
@@ -247,7 +252,8 @@ depthwise_row_impl(const float *const *rows, int h, int w, int c, const float *w
             v8_store(o + 24, a3);
         }
     }
-    /* 8-channel tiles, then single channels. */
+    /* Fewer than 32 channels: 8-channel tiles, then single channels. */
+    int c0 = c >= 32 ? c : 0;
     for (; c0 + 8 <= c; c0 += 8) {
         const v8f b0 = v8_load(bias + c0);
         for (int ox = 0; ox < ow; ox++) {
