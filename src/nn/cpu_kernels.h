@@ -63,8 +63,8 @@ void cpu_conv1x1_packed(const float *in, int rows, int cin, const float *packed,
 /* Largest depthwise kernel side (Lite uses 3 and 5). */
 #define CPU_DW_KMAX 7
 
-/* Depthwise KxK convolution (k <= CPU_DW_KMAX) with stride 1 or 2 and SAME padding, + bias, then
- * `act`. weight_kkc is (k, k, c) (channel fastest, repacked from the file's
+/* Depthwise KxK convolution (k <= CPU_DW_KMAX) with stride 1 or 2 and SAME
+ * padding, + bias, then `act`. weight_kkc is (k, k, c) (channel fastest, repacked from the file's
  * (c, k, k, 1)).
  *   in  (batch, h, w, c)     out (batch, oh, ow, c), oh = ceil(h / stride) */
 void cpu_depthwise(const float *in, int batch, int h, int w, int c, const float *weight_kkc,

@@ -29,7 +29,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--sub-batch") && i + 1 < argc) sub = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--blas")) blas = 1; /* OpenBLAS for every 1x1 conv (A/B) */
-        else if (!strcmp(argv[i], "--fuse-side") && i + 1 < argc) fuse = atoi(argv[++i]); /* -1: never */
+        else if (!strcmp(argv[i], "--fuse-side") && i + 1 < argc) /* -1: never fuse (A/B) */
+            fuse = atoi(argv[++i]);
         else {
             fprintf(stderr, "usage: bench_backbone [--weights W] [--batch N] [--iters N] "
                             "[--threads T] [--sub-batch S] [--blas] [--fuse-side N]\n");
