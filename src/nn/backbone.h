@@ -23,6 +23,11 @@ struct backbone_opts {
     int device;            /* GPU index on the node (GPU backends) */
     int sub_batch;         /* CPU: images run through the whole network at once to keep
                               activations cache-sized; 0 = default (see docs/nn.md) */
+    int cpu_blas_only;     /* CPU: 1 = every 1x1 convolution on OpenBLAS sgemm; 0 = our
+                              packed GEMM where the CPU has AVX-512 (for tests and A/B) */
+    int cpu_fuse_side;     /* CPU: blocks whose input side is >= this run expand, depthwise
+                              and project row by row (needs the packed GEMM);
+                              0 = default (56, docs/nn.md), -1 = never */
 };
 
 /* A backend. init reads `net` (which must outlive the backbone) and returns

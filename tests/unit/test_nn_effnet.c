@@ -285,6 +285,35 @@ int main(void) {
     EXPECT(same, "an image's features/logits differ alone vs in a batch");
     backbone_free(bb);
 
+    /* Fused blocks (expand + depthwise + project row by row; this network's
+     * sides are below the default threshold, so fuse every block): the same
+     * bits as layer by layer, alone, and in image-parallel workers. */
+    for (int threads = 1; threads <= 2; threads++) {
+        struct backbone_opts of = {.threads = threads, .max_batch = B, .cpu_fuse_side = 1};
+        float ff[B][FEATS], lf[B][CLASSES];
+        EXPECT_INT(backbone_create("cpu", net, &of, &bb), ST_OK);
+        EXPECT_INT(backbone_forward(bb, px, B, &ff[0][0], &lf[0][0]), ST_OK);
+        EXPECT(memcmp(ff, feat, sizeof ff) == 0 && memcmp(lf, logit, sizeof lf) == 0,
+               "fused blocks (%d threads) differ from layer by layer", threads);
+        backbone_free(bb);
+    }
+
+    /* OpenBLAS for every 1x1 conv (what CPUs without AVX-512 run): the same
+     * reference tolerance. */
+    struct backbone_opts ob = {.threads = 1, .max_batch = B, .cpu_blas_only = 1};
+    float fb[B][FEATS], lb[B][CLASSES];
+    EXPECT_INT(backbone_create("cpu", net, &ob, &bb), ST_OK);
+    EXPECT_INT(backbone_forward(bb, px, B, &fb[0][0], &lb[0][0]), ST_OK);
+    double worst_b = 0;
+    for (int b = 0; b < B; b++) {
+        double rf[FEATS], rl[CLASSES];
+        ref_forward(net, px + b * img, rf, rl);
+        for (int j = 0; j < FEATS; j++) worst_b = fmax(worst_b, fabs(rf[j] - fb[b][j]));
+        for (int j = 0; j < CLASSES; j++) worst_b = fmax(worst_b, fabs(rl[j] - lb[b][j]));
+    }
+    EXPECT(worst_b <= 1e-4, "OpenBLAS-only network vs naive network: max diff %g", worst_b);
+    backbone_free(bb);
+
     /* 2 threads: layer-parallel (batch 3 < 2T... batch 2) and image-parallel
      * (batch 5 >= 4), with sub-batches of 1 and 2 - all bit-identical. */
     for (int sub = 1; sub <= 2; sub++) {

@@ -138,6 +138,58 @@ static void test_conv1x1(void) {
     }
 }
 
+/* Our packed GEMM (AVX-512 only): the same naive reference, panel mixes of
+ * 32/16/8 columns, row counts around the 12-row tile, 1 and 2 threads; and
+ * a row's output must not depend on the call it is part of (bit-identical
+ * when the same rows are run as a sub-range of another call). */
+static void test_conv1x1_packed(void) {
+    if (!cpu_gemm_available(8)) {
+        printf("# packed GEMM not available on this CPU (no AVX-512): not tested here\n");
+        return;
+    }
+    /* {rows, cin, cout}: rows leave last tiles of every height 1..12; cout
+     * 56 = 32+16+8, 24 = 16+8, 12 / 7 / 1 / 1000 end in a masked panel;
+     * 1152 columns at cin 1152 make several column blocks. */
+    const int shapes[][3] = {{1, 16, 8}, {13, 27, 32}, {38, 24, 144}, {201, 96, 24},
+                             {53, 1152, 320}, {31, 40, 56}, {600, 40, 1152}, {12, 1152, 1152},
+                             {47, 16, 24}, {18, 64, 40}, {10, 8, 16}, {4, 3, 8}, {3, 1, 8},
+                             {14, 20, 12}, {27, 33, 7}, {5, 9, 1}, {40, 1280, 1000}};
+    for (int si = 0; si < (int)(sizeof shapes / sizeof shapes[0]); si++) {
+        int rows = shapes[si][0], cin = shapes[si][1], cout = shapes[si][2];
+        float *in = malloc((size_t)rows * cin * 4), *wt = malloc((size_t)cout * cin * 4);
+        float *pk = malloc(cpu_conv1x1_pack_count(cout, cin) * 4), *bias = malloc((size_t)cout * 4);
+        float *res = malloc((size_t)rows * cout * 4), *out = malloc((size_t)rows * cout * 4);
+        float *part = malloc((size_t)rows * cout * 4);
+        double *ref = malloc((size_t)rows * cout * 8);
+        fill(in, (size_t)rows * cin, 2.f);
+        fill(wt, (size_t)cout * cin, 0.5f);
+        fill(bias, (size_t)cout, 1.f);
+        fill(res, (size_t)rows * cout, 1.f);
+        cpu_conv1x1_pack(wt, cout, cin, pk);
+        for (int mode = 0; mode < 6; mode++) { /* relu6, linear, linear + residual; x 1|2 threads */
+            int threads = mode < 3 ? 1 : 2;
+            enum cpu_act act = mode % 3 == 0 ? CPU_ACT_RELU6 : CPU_ACT_NONE;
+            const float *r = mode % 3 == 2 ? res : NULL;
+            ref_conv(in, 1, rows, 1, cin, wt, bias, cout, 1, 1, 0, mode % 3 == 0, ref);
+            if (r)
+                for (size_t i = 0; i < (size_t)rows * cout; i++) ref[i] += res[i];
+            cpu_conv1x1_packed(in, rows, cin, pk, bias, cout, act, r, out, threads);
+            double d = max_diff(out, ref, (size_t)rows * cout);
+            EXPECT(d <= 1e-4 * (1 + sqrt(cin)), "packed conv1x1 rows=%d cin=%d cout=%d mode=%d: %g",
+                   rows, cin, cout, mode, d);
+            /* rows [r0, rows) alone: a different tile alignment, same bits */
+            int r0 = rows / 3 + (rows > 1);
+            if (r0 >= rows) r0 = 0;
+            cpu_conv1x1_packed(in + (size_t)r0 * cin, rows - r0, cin, pk, bias, cout, act,
+                               r ? r + (size_t)r0 * cout : NULL, part, 3 - threads);
+            EXPECT(memcmp(part, out + (size_t)r0 * cout, (size_t)(rows - r0) * cout * 4) == 0,
+                   "packed conv1x1 rows=%d cin=%d cout=%d mode=%d: rows %d.. differ run alone",
+                   rows, cin, cout, mode, r0);
+        }
+        free(in); free(wt); free(pk); free(bias); free(res); free(out); free(part); free(ref);
+    }
+}
+
 /* Stem: normalise + im2col + sgemm equals a 3x3/2 SAME conv of the
  * normalised image (zero padding in normalised space). */
 static void test_stem(void) {
@@ -188,6 +240,7 @@ int main(void) {
     test_same_pad();
     test_depthwise();
     test_conv1x1();
+    test_conv1x1_packed();
     test_stem();
     test_avgpool();
     return TEST_END();

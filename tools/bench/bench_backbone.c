@@ -1,7 +1,7 @@
 /* bench_backbone.c - images/s of the CPU backbone (features, no logits).
  *
  *   bench_backbone [--weights W.h5] [--batch 32] [--iters 5] [--threads T]
- *                  [--sub-batch S]
+ *                  [--sub-batch S] [--blas] [--fuse-side N]
  *   mpirun -n 2 bench_backbone --threads 1 ...
  *
  * Every rank runs `iters` timed batches (after one warm-up batch) of
@@ -20,7 +20,7 @@
 
 int main(int argc, char **argv) {
     const char *weights = "weights/efficientnet_lite0.h5";
-    int batch = 32, iters = 5, threads = 0, sub = 0;
+    int batch = 32, iters = 5, threads = 0, sub = 0, blas = 0, fuse = 0;
     if (dist_init(&argc, &argv) != ST_OK) return fprintf(stderr, "%s\n", err_msg()), 1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--weights") && i + 1 < argc) weights = argv[++i];
@@ -28,9 +28,12 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--iters") && i + 1 < argc) iters = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--sub-batch") && i + 1 < argc) sub = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--blas")) blas = 1; /* OpenBLAS for every 1x1 conv (A/B) */
+        else if (!strcmp(argv[i], "--fuse-side") && i + 1 < argc) /* -1: never fuse (A/B) */
+            fuse = atoi(argv[++i]);
         else {
             fprintf(stderr, "usage: bench_backbone [--weights W] [--batch N] [--iters N] "
-                            "[--threads T] [--sub-batch S]\n");
+                            "[--threads T] [--sub-batch S] [--blas] [--fuse-side N]\n");
             dist_finalize();
             return 2;
         }
@@ -39,7 +42,8 @@ int main(int argc, char **argv) {
     struct effnet *net = NULL;
     struct backbone *bb = NULL;
     int rc = effnet_load(weights, &net);
-    struct backbone_opts opts = {.threads = threads, .max_batch = batch, .sub_batch = sub};
+    struct backbone_opts opts = {.threads = threads, .max_batch = batch, .sub_batch = sub,
+                                 .cpu_blas_only = blas, .cpu_fuse_side = fuse};
     if (rc == ST_OK) rc = backbone_create("cpu", net, &opts, &bb);
     rc = dist_agree(rc);
     if (rc != ST_OK) {
