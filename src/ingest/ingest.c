@@ -519,6 +519,40 @@ fail:
 static uint64_t name_key(const char *fixed) { return hash64(fixed, strnlen(fixed, CATALOG_NAME_BYTES)); }
 
 #define OLD_SLAB 4096 /* rows of the old catalog read at a time */
+#define COL_SLAB 4096 /* rows of the fixed-size columns written per call */
+
+/* One slab of the fixed-size per-product columns, as read from or written
+ * to the catalog: `rows` rows of each. */
+struct col_slab {
+    int32_t *lab;               /* (rows, L) */
+    uint8_t *hash;              /* (rows, 16) */
+    uint8_t *st, *di, *ns;      /* (rows) status, dirty, needs_similarity */
+    int64_t *line;              /* (rows) source_line */
+};
+
+/* Allocates every buffer of `s` for `rows` rows and L label levels (a zeroed
+ * struct on entry); col_slab_free releases them, also after a partial
+ * allocation. */
+static int col_slab_alloc(struct col_slab *s, size_t rows, size_t L) {
+    int rc = ST_OK;
+    TRY_ALLOC(s->lab = malloc(rows * (L ? L : 1) * sizeof *s->lab));
+    TRY_ALLOC(s->hash = malloc(rows * 16));
+    TRY_ALLOC(s->st = malloc(rows));
+    TRY_ALLOC(s->di = malloc(rows));
+    TRY_ALLOC(s->ns = malloc(rows));
+    TRY_ALLOC(s->line = malloc(rows * sizeof *s->line));
+fail:
+    return rc;
+}
+
+static void col_slab_free(struct col_slab *s) {
+    free(s->lab);
+    free(s->hash);
+    free(s->st);
+    free(s->di);
+    free(s->ns);
+    free(s->line);
+}
 
 /* REQUIREs that dataset `name` has `want` rows. */
 static int check_rows(struct catalog *c, const char *name, int64_t want) {
@@ -541,19 +575,11 @@ static int load_old_rows(struct ingest *g, struct catalog *c, hid_t t_id, hid_t 
     const size_t L = (size_t)g->L;
     char *buf = NULL;                   /* (OLD_SLAB, CATALOG_NAME_BYTES) ids, then names */
     uint64_t *idh = NULL;               /* (OLD_SLAB, 2) */
-    int32_t *lab = NULL;                /* (OLD_SLAB, L) */
-    uint8_t *hash = NULL;               /* (OLD_SLAB, 16) */
-    uint8_t *st = NULL, *di = NULL, *ns = NULL; /* (OLD_SLAB) */
-    int64_t *line = NULL;               /* (OLD_SLAB) */
+    struct col_slab cs = {0};           /* OLD_SLAB rows */
     int64_t ns_rows = 0;                /* rows of /products/needs_similarity (may be fewer) */
     TRY_ALLOC(buf = malloc((size_t)OLD_SLAB * CATALOG_NAME_BYTES));
     TRY_ALLOC(idh = malloc((size_t)OLD_SLAB * 2 * sizeof *idh));
-    TRY_ALLOC(lab = malloc((size_t)OLD_SLAB * (L ? L : 1) * sizeof *lab));
-    TRY_ALLOC(hash = malloc((size_t)OLD_SLAB * 16));
-    TRY_ALLOC(st = malloc(OLD_SLAB));
-    TRY_ALLOC(di = malloc(OLD_SLAB));
-    TRY_ALLOC(ns = malloc(OLD_SLAB));
-    TRY_ALLOC(line = malloc((size_t)OLD_SLAB * sizeof *line));
+    TRY(col_slab_alloc(&cs, OLD_SLAB, L));
     if (L) TRY(check_rows(c, "/products/labels", n));
     TRY(check_rows(c, "/products/hash", n));
     TRY(check_rows(c, "/products/status", n));
@@ -583,40 +609,35 @@ static int load_old_rows(struct ingest *g, struct catalog *c, hid_t t_id, hid_t 
             TRY(dmap_put(&g->old_ids, idh + 2 * i, b + i));
         }
         TRY(catalog_read_rows(c, "/products/name", t_name, b, cnt, buf));
-        if (L) TRY(catalog_read_rows(c, "/products/labels", H5T_NATIVE_INT32, b, cnt, lab));
-        TRY(catalog_read_rows(c, "/products/hash", H5T_NATIVE_UINT8, b, cnt, hash));
-        TRY(catalog_read_rows(c, "/products/status", H5T_NATIVE_UINT8, b, cnt, st));
-        TRY(catalog_read_rows(c, "/products/dirty", H5T_NATIVE_UINT8, b, cnt, di));
-        TRY(catalog_read_rows(c, "/products/source_line", H5T_NATIVE_INT64, b, cnt, line));
-        memset(ns, 1, OLD_SLAB);
+        if (L) TRY(catalog_read_rows(c, "/products/labels", H5T_NATIVE_INT32, b, cnt, cs.lab));
+        TRY(catalog_read_rows(c, "/products/hash", H5T_NATIVE_UINT8, b, cnt, cs.hash));
+        TRY(catalog_read_rows(c, "/products/status", H5T_NATIVE_UINT8, b, cnt, cs.st));
+        TRY(catalog_read_rows(c, "/products/dirty", H5T_NATIVE_UINT8, b, cnt, cs.di));
+        TRY(catalog_read_rows(c, "/products/source_line", H5T_NATIVE_INT64, b, cnt, cs.line));
+        memset(cs.ns, 1, OLD_SLAB);
         if (b < ns_rows)
             TRY(catalog_read_rows(c, "/products/needs_similarity", H5T_NATIVE_UINT8, b,
-                                  ns_rows - b < cnt ? ns_rows - b : cnt, ns));
+                                  ns_rows - b < cnt ? ns_rows - b : cnt, cs.ns));
         for (int64_t i = 0; i < cnt; i++) {
             struct prow p;
             char *name = buf + i * CATALOG_NAME_BYTES;
             name[CATALOG_NAME_BYTES - 1] = '\0';
             memset(&p, 0, sizeof p);
             memcpy(p.idh, idh + 2 * i, sizeof p.idh);
-            memcpy(p.hash, hash + i * 16, 16);
+            memcpy(p.hash, cs.hash + i * 16, 16);
             p.nameh = name_key(name);
-            p.line = line[i];
-            p.status = st[i];
-            p.dirty = di[i];
-            p.needs_sim = ns[i];
+            p.line = cs.line[i];
+            p.status = cs.st[i];
+            p.dirty = cs.di[i];
+            p.needs_sim = cs.ns[i];
             TRY(dtable_set(&g->prows, b + i, &p));
-            if (L) TRY(dtable_set(&g->labels, b + i, lab + (size_t)i * L));
+            if (L) TRY(dtable_set(&g->labels, b + i, cs.lab + (size_t)i * L));
         }
     }
 fail:
     free(buf);
     free(idh);
-    free(lab);
-    free(hash);
-    free(st);
-    free(di);
-    free(ns);
-    free(line);
+    col_slab_free(&cs);
     return rc;
 }
 
@@ -1173,8 +1194,6 @@ static int column_dataset(struct ingest *g, struct catalog *c, const char *name,
     return catalog_create_dataset(c, name, type, ndims, dims, NULL, 1, g->cfg->catalog.deflate);
 }
 
-#define COL_SLAB 4096 /* rows of the fixed-size columns written per call */
-
 /* Creates or grows the fixed-size per-product datasets (labels, hash,
  * status, dirty, needs_similarity, source_line) and writes them from the
  * prows and labels tables (identical on every rank): each rank writes its own
@@ -1183,10 +1202,7 @@ static int column_dataset(struct ingest *g, struct catalog *c, const char *name,
 static int write_fixed(struct ingest *g, struct catalog *c) {
     int rc = ST_OK;
     const size_t L = (size_t)g->L;
-    int32_t *lab = NULL;                        /* (COL_SLAB, L) */
-    uint8_t *hash = NULL;                       /* (COL_SLAB, 16) */
-    uint8_t *st = NULL, *di = NULL, *ns = NULL; /* (COL_SLAB) */
-    int64_t *line = NULL;                       /* (COL_SLAB) */
+    struct col_slab cs = {0};                   /* COL_SLAB rows */
     int64_t b, e, slabs = 0;
     if (L) TRY(column_dataset(g, c, "/products/labels", H5T_NATIVE_INT32, 2, (hsize_t)L));
     TRY(column_dataset(g, c, "/products/hash", H5T_NATIVE_UINT8, 2, 16));
@@ -1194,12 +1210,7 @@ static int write_fixed(struct ingest *g, struct catalog *c) {
     TRY(column_dataset(g, c, "/products/dirty", H5T_NATIVE_UINT8, 1, 0));
     TRY(column_dataset(g, c, "/products/needs_similarity", H5T_NATIVE_UINT8, 1, 0));
     TRY(column_dataset(g, c, "/products/source_line", H5T_NATIVE_INT64, 1, 0));
-    TRY_ALLOC(lab = malloc((size_t)COL_SLAB * (L ? L : 1) * sizeof *lab));
-    TRY_ALLOC(hash = malloc((size_t)COL_SLAB * 16));
-    TRY_ALLOC(st = malloc(COL_SLAB));
-    TRY_ALLOC(di = malloc(COL_SLAB));
-    TRY_ALLOC(ns = malloc(COL_SLAB));
-    TRY_ALLOC(line = malloc((size_t)COL_SLAB * sizeof *line));
+    TRY(col_slab_alloc(&cs, COL_SLAB, L));
     for (int r = 0; r < g->size; r++) {
         dist_shard_range(g->n, r, g->size, &b, &e);
         int64_t k = (e - b + COL_SLAB - 1) / COL_SLAB;
@@ -1212,27 +1223,22 @@ static int write_fixed(struct ingest *g, struct catalog *c) {
         for (int64_t i = 0; i < cnt; i++) {
             struct prow p;
             TRY(dtable_get(&g->prows, b0 + i, &p));
-            if (L) TRY(dtable_get(&g->labels, b0 + i, lab + (size_t)i * L));
-            memcpy(hash + i * 16, p.hash, 16);
-            st[i] = p.status;
-            di[i] = p.dirty;
-            ns[i] = p.needs_sim;
-            line[i] = p.line;
+            if (L) TRY(dtable_get(&g->labels, b0 + i, cs.lab + (size_t)i * L));
+            memcpy(cs.hash + i * 16, p.hash, 16);
+            cs.st[i] = p.status;
+            cs.di[i] = p.dirty;
+            cs.ns[i] = p.needs_sim;
+            cs.line[i] = p.line;
         }
-        if (L) TRY(catalog_write_rows(c, "/products/labels", H5T_NATIVE_INT32, b0, cnt, lab));
-        TRY(catalog_write_rows(c, "/products/hash", H5T_NATIVE_UINT8, b0, cnt, hash));
-        TRY(catalog_write_rows(c, "/products/status", H5T_NATIVE_UINT8, b0, cnt, st));
-        TRY(catalog_write_rows(c, "/products/dirty", H5T_NATIVE_UINT8, b0, cnt, di));
-        TRY(catalog_write_rows(c, "/products/needs_similarity", H5T_NATIVE_UINT8, b0, cnt, ns));
-        TRY(catalog_write_rows(c, "/products/source_line", H5T_NATIVE_INT64, b0, cnt, line));
+        if (L) TRY(catalog_write_rows(c, "/products/labels", H5T_NATIVE_INT32, b0, cnt, cs.lab));
+        TRY(catalog_write_rows(c, "/products/hash", H5T_NATIVE_UINT8, b0, cnt, cs.hash));
+        TRY(catalog_write_rows(c, "/products/status", H5T_NATIVE_UINT8, b0, cnt, cs.st));
+        TRY(catalog_write_rows(c, "/products/dirty", H5T_NATIVE_UINT8, b0, cnt, cs.di));
+        TRY(catalog_write_rows(c, "/products/needs_similarity", H5T_NATIVE_UINT8, b0, cnt, cs.ns));
+        TRY(catalog_write_rows(c, "/products/source_line", H5T_NATIVE_INT64, b0, cnt, cs.line));
     }
 fail:
-    free(lab);
-    free(hash);
-    free(st);
-    free(di);
-    free(ns);
-    free(line);
+    col_slab_free(&cs);
     return rc;
 }
 
