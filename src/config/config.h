@@ -60,6 +60,7 @@ struct config {
         int normalized_copy;     /* also store L2-normalised features */
         int commit_every;        /* batches between committed progress */
         char *resize;            /* "resample" | "refuse" on size mismatch */
+        char *cpu_gemm;          /* "auto" | "openblas" (CPU backend's GEMM) */
     } extract;
     struct {
         char *features;          /* backbone whose features train on */

@@ -79,6 +79,9 @@ const struct cfg_key cfg_schema[] = {
         "batches between committed progress (resume points)"),
     STR("extract.resize", extract.resize, "resample", "resample|refuse",
         "when stored images differ from the backbone's input size"),
+    STR("extract.cpu_gemm", extract.cpu_gemm, "auto", "auto|openblas",
+        "CPU 1x1/stem/head convolutions: auto = our packed GEMM on AVX-512 CPUs, else OpenBLAS; "
+        "openblas = always OpenBLAS sgemm"),
 
     STR("train.features", train.features, "lite0", "lite0|lite1|lite2",
         "backbone whose stored features the heads train on"),

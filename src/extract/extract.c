@@ -15,6 +15,7 @@
 #include "extract/half.h"
 #include "ingest/resize.h"
 #include "nn/backbone.h"
+#include "nn/cpu_kernels.h"
 #include "nn/cudnn_device.h"
 #include "nn/effnet.h"
 #include "util/check.h"
@@ -269,8 +270,14 @@ static int make_backbone(const char *device, const struct effnet *net, const str
         return err_set(ST_USAGE, "--device %s: expected cpu, gpu or auto", device);
     }
     o.precision = NULL;
+    o.cpu_blas_only = !strcmp(cfg->extract.cpu_gemm, "openblas");
     TRY(backbone_create("cpu", net, &o, bb));
     *used = "cpu";
+    log_info(STAGE, "CPU backend, convolution GEMMs on %s (extract.cpu_gemm=%s)",
+             !o.cpu_blas_only && cpu_gemm_available(net->head.out_ch)
+                 ? "the packed AVX-512 GEMM"
+                 : "OpenBLAS sgemm",
+             cfg->extract.cpu_gemm);
 fail:
     return rc;
 }
