@@ -56,6 +56,8 @@ run() {
     || { echo "FAIL: $name night $night exit $?"; cat "$t/$name/err$night"; exit 1; }
 }
 tiny=(--set ingest.table_memory_kib=16)
+# The run a command recorded, from its own log (ids sort by second, then by a random tag).
+runid() { sed -n 's/.*\[ingest\] run \([^ ]*\) (config hash.*/\1/p' "$1" | head -1; }
 datasets=(/products/id /products/name /products/labels /products/hash /products/status
           /products/dirty /products/needs_similarity /products/image_path /products/source_line
           /products/attrs/colour /products/attrs/usage /images/pixels /categories/levels
@@ -72,13 +74,14 @@ for night in 1 2 3; do
     done
     cmp -s "$t/A/rejects$night.csv" "$t/$x/rejects$night.csv" \
       || { echo "FAIL: night $night: rejects CSV of $x differs from A's"; exit 1; }
-    "$py" - "$t/A/c.h5" "$t/$x/c.h5" <<'PY' || { echo "FAIL: night $night: /rejects of $x differ from A's"; exit 1; }
+    "$py" - "$t/A/c.h5" "$t/$x/c.h5" "$(runid "$t/A/err$night")" "$(runid "$t/$x/err$night")" <<'PY' \
+      || { echo "FAIL: night $night: /rejects of $x differ from A's"; exit 1; }
 import sys, h5py
-def last(p):
+def last(p, run):
     with h5py.File(p, "r") as f:
-        g = f[f"/rejects/{sorted(f['/rejects'])[-1]}"]
+        g = f[f"/rejects/{run}"]
         return {k: g[k][:].tolist() for k in ("line", "id", "path", "reason")}, int(g.attrs["count"])
-a, b = last(sys.argv[1]), last(sys.argv[2])
+a, b = last(sys.argv[1], sys.argv[3]), last(sys.argv[2], sys.argv[4])
 assert a == b, "the /rejects datasets differ"
 assert a[0]["line"] == sorted(a[0]["line"]) and len(a[0]["line"]) == a[1], "not by line, or count wrong"
 PY
@@ -96,10 +99,10 @@ done
 # The update nights did what they should (so the comparison covered them).
 grep -q "2009 accepted: 30 new, 50 changed, 1929 unchanged, 20 removed, 62 rejected" "$t/A/out2" \
   || { echo "FAIL: night 2 counts"; cat "$t/A/out2"; exit 1; }
-"$py" - "$t/C/c.h5" <<'PY' || { echo "FAIL: night 3 did not reactivate 20 products in C"; exit 1; }
+"$py" - "$t/C/c.h5" "$(runid "$t/C/err3")" <<'PY' || { echo "FAIL: night 3 did not reactivate 20 products in C"; exit 1; }
 import sys, h5py
 f = h5py.File(sys.argv[1], "r")
-m = f[f"/runs/{sorted(f['/runs'])[-1]}/metrics_json"][()]
+m = f[f"/runs/{sys.argv[2]}/metrics_json"][()]
 assert b'"reactivated": 20' in m, m
 PY
 # A rank killed (kill -9) while its tables are spilled leaves no temporary file

@@ -95,13 +95,15 @@ echo "ok: injected failure left the catalog byte-identical and no work copy"
 
 # --- the rerun ------------------------------------------------------------------------
 $MPIEXEC -n 2 "$ASSORT_BIN" ingest "${set_[@]}" --update --csv "$t/n2/catalog.csv" --images "$t/n2" \
-  "$t/c2.h5" > "$t/out" 2>/dev/null
+  "$t/c2.h5" > "$t/out" 2>"$t/err"
 cat "$t/out"
-"$py" - "$t/night1.h5" "$t/c2.h5" <<'PY'
+# The run this command recorded, from its own log (run ids sort by second, then by a random
+# tag: two ingests in one second need not sort in the order they ran).
+runid() { sed -n 's/.*\[ingest\] run \([^ ]*\) (config hash.*/\1/p' "$1" | head -1; }
+"$py" - "$t/night1.h5" "$t/c2.h5" "$(runid "$t/err")" <<'PY'
 import sys, h5py, numpy as np
 old, new = (h5py.File(p, "r") for p in sys.argv[1:3])
-runs = sorted(new["/runs"])
-last = new[f"/runs/{runs[-1]}"]
+last = new[f"/runs/{sys.argv[3]}"]
 got = {k: int(last.attrs[k]) for k in ("new", "changed", "removed", "unchanged", "rejected")}
 want = {"new": 30, "changed": 50, "removed": 20, "unchanged": 1930, "rejected": 0}
 assert got == want, (got, want)
@@ -133,17 +135,17 @@ PY
 
 # --- night 3: night 1's CSV and images again -> removed products return ----------
 $MPIEXEC -n 2 "$ASSORT_BIN" ingest "${set_[@]}" --update --csv "$t/demo/catalog.csv" --images "$t/demo" \
-  "$t/c2.h5" > "$t/out3" 2>/dev/null
+  "$t/c2.h5" > "$t/out3" 2>"$t/err3"
 cat "$t/out3"
 grep -q "2000 accepted: 0 new, 50 changed, 1950 unchanged, 30 removed, 0 rejected; 50 images written" "$t/out3"
-"$py" - "$t/night1.h5" "$t/c2.h5" <<'PY'
+"$py" - "$t/night1.h5" "$t/c2.h5" "$(runid "$t/err3")" <<'PY'
 import sys, h5py
 old, new = (h5py.File(p, "r") for p in sys.argv[1:3])
 st = new["/products/status"][:]
 assert (st[:2000] == 0).all() and (st[2000:] == 1).all()
 assert (old["/images/pixels"][:] == new["/images/pixels"][:2000]).all(), "pixels not restored"
 assert (old["/products/hash"][:] == new["/products/hash"][:2000]).all()
-m = new[f"/runs/{sorted(new['/runs'])[-1]}/metrics_json"][()]
+m = new[f"/runs/{sys.argv[3]}/metrics_json"][()]
 assert b'"reactivated": 20' in m, m
 PY
 echo "ok: night 3 reactivated the removed products"
