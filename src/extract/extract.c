@@ -708,7 +708,7 @@ int extract_catalog(const struct extract_request *req, const struct config *cfg)
         TRY(dist_agree(mark_interrupted(c, &run, sig, progress_base + total)));
         rc = err_set(ST_INTERRUPTED, "stopped by %s after %lld of %lld products; the work "
                      "copy %s is kept: rerun the same command to continue",
-                     sig == SIGUSR1 ? "SIGUSR1" : "SIGTERM", (long long)total, (long long)n_list,
+                     signals_name(sig), (long long)total, (long long)n_list,
                      txn.work);
         log_info(STAGE, "%s", err_msg());
         rc = dist_agree(rc); /* every rank returns it: main prints once, no abort */

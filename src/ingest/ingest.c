@@ -235,7 +235,6 @@ struct ingest {
     struct dtable cands;     /* (n_cand) struct cand */
     int64_t n_cand;
     struct reject_list rejects;   /* row-level rejects (every rank), then all of them by line */
-    struct reject_list rejects_a; /* pass A's rejects of every rank, by line */
 
     struct safepath_root root;
     int root_ok;
@@ -263,7 +262,6 @@ static void ingest_free(struct ingest *g) {
     dtable_free(&g->cands);
     dmap_free(&g->old_ids);
     rejects_free(&g->rejects);
-    rejects_free(&g->rejects_a);
     if (g->root_ok) safepath_root_free(&g->root);
     dtable_free(&g->prows);
     dtable_free(&g->labels);
@@ -849,11 +847,12 @@ static int gather_rejects(struct ingest *g, struct reject_list *local) {
     int rc = ST_OK;
     int64_t *n_of = NULL;     /* (size) rejects per rank */
     struct reject *buf = NULL; /* (RJ_SLAB) */
-    struct reject_list all;
+    struct reject_list gathered, all; /* pass A's rejects of every rank, by line; the merge */
+    memset(&gathered, 0, sizeof gathered);
     memset(&all, 0, sizeof all);
     TRY_ALLOC(n_of = calloc((size_t)g->size, sizeof *n_of));
     TRY_ALLOC(buf = malloc(RJ_SLAB * sizeof *buf));
-    TRY(rejects_init(&g->rejects_a, g->share_bytes, g->tmp_dir));
+    TRY(rejects_init(&gathered, g->share_bytes, g->tmp_dir));
     int64_t mine = local->count;
     TRY_MPI(MPI_Allgather(&mine, 1, MPI_INT64_T, n_of, 1, MPI_INT64_T, dist_comm()));
     for (int r = 0; r < g->size; r++)
@@ -862,15 +861,15 @@ static int gather_rejects(struct ingest *g, struct reject_list *local) {
             for (int64_t i = 0; r == g->rank && i < cnt; i++) TRY(rejects_get(local, s0 + i, &buf[i]));
             TRY_MPI(MPI_Bcast(buf, (int)(cnt * (int64_t)sizeof *buf), MPI_BYTE, r, dist_comm()));
             for (int64_t i = 0; i < cnt; i++)
-                TRY(rejects_add(&g->rejects_a, buf[i].line, buf[i].id, buf[i].path, buf[i].reason));
+                TRY(rejects_add(&gathered, buf[i].line, buf[i].id, buf[i].path, buf[i].reason));
         }
     TRY(rejects_init(&all, g->share_bytes, g->tmp_dir));
-    TRY(rejects_merge(&g->rejects, &g->rejects_a, &all));
+    TRY(rejects_merge(&g->rejects, &gathered, &all));
     rejects_free(&g->rejects);
-    rejects_free(&g->rejects_a);
     g->rejects = all;
     memset(&all, 0, sizeof all);
 fail:
+    rejects_free(&gathered);
     rejects_free(&all);
     free(n_of);
     free(buf);
@@ -1463,14 +1462,7 @@ fail:
  * copy is, so on the file system the run already writes to); each table's
  * cache is an equal share of ingest.table_memory_kib. */
 static void tables_setup(struct ingest *g, const char *catalog_path) {
-    snprintf(g->tmp_dir, sizeof g->tmp_dir, "%s", catalog_path);
-    char *slash = strrchr(g->tmp_dir, '/');
-    if (!slash)
-        snprintf(g->tmp_dir, sizeof g->tmp_dir, ".");
-    else if (slash == g->tmp_dir)
-        slash[1] = '\0';
-    else
-        *slash = '\0';
+    fs_dirname(catalog_path, g->tmp_dir, sizeof g->tmp_dir);
     g->share_bytes = (size_t)g->cfg->ingest.table_memory_kib * 1024 / TABLE_SHARES;
 }
 

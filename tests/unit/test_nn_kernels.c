@@ -109,6 +109,16 @@ static void test_depthwise(void) {
                 }
 }
 
+/* The naive reference of a 1x1 convolution of (rows, cin) into ref (rows,
+ * cout): the k = 1 naive conv on a (rows, 1) image, ReLU6 when relu6, plus
+ * the residual res (rows, cout) when res is not NULL. */
+static void ref_conv1x1(const float *in, int rows, int cin, const float *wt, const float *bias,
+                        int cout, int relu6, const float *res, double *ref) {
+    ref_conv(in, 1, rows, 1, cin, wt, bias, cout, 1, 1, 0, relu6, ref);
+    if (res)
+        for (size_t i = 0; i < (size_t)rows * cout; i++) ref[i] += res[i];
+}
+
 static void test_conv1x1(void) {
     /* {600, 40, 1152}: several 1 MiB row tiles in the single-thread path */
     const int shapes[][3] = {{1, 16, 8}, {37, 24, 144}, {200, 96, 24}, {49, 1152, 40}, {600, 40, 1152}};
@@ -124,10 +134,8 @@ static void test_conv1x1(void) {
         fill(res, (size_t)rows * cout, 1.f);
         for (int mode = 0; mode < 6; mode++) { /* relu6, linear, linear + residual; x 1|2 threads */
             int threads = mode < 3 ? 1 : 2;
-            /* a 1x1 conv is the naive conv with k = 1 on a (rows, 1) image */
-            ref_conv(in, 1, rows, 1, cin, wt, bias, cout, 1, 1, 0, mode % 3 == 0, ref);
-            if (mode % 3 == 2)
-                for (size_t i = 0; i < (size_t)rows * cout; i++) ref[i] += res[i];
+            ref_conv1x1(in, rows, cin, wt, bias, cout, mode % 3 == 0, mode % 3 == 2 ? res : NULL,
+                        ref);
             cpu_conv1x1(in, rows, cin, wt, bias, cout, mode % 3 == 0 ? CPU_ACT_RELU6 : CPU_ACT_NONE,
                         mode % 3 == 2 ? res : NULL, out, threads);
             double d = max_diff(out, ref, (size_t)rows * cout);
@@ -170,9 +178,7 @@ static void test_conv1x1_packed(void) {
             int threads = mode < 3 ? 1 : 2;
             enum cpu_act act = mode % 3 == 0 ? CPU_ACT_RELU6 : CPU_ACT_NONE;
             const float *r = mode % 3 == 2 ? res : NULL;
-            ref_conv(in, 1, rows, 1, cin, wt, bias, cout, 1, 1, 0, mode % 3 == 0, ref);
-            if (r)
-                for (size_t i = 0; i < (size_t)rows * cout; i++) ref[i] += res[i];
+            ref_conv1x1(in, rows, cin, wt, bias, cout, mode % 3 == 0, r, ref);
             cpu_conv1x1_packed(in, rows, cin, pk, bias, cout, act, r, out, threads);
             double d = max_diff(out, ref, (size_t)rows * cout);
             EXPECT(d <= 1e-4 * (1 + sqrt(cin)), "packed conv1x1 rows=%d cin=%d cout=%d mode=%d: %g",
