@@ -41,7 +41,18 @@ int main(int argc, char **argv) {
         return rc;
     }
     if (!strcmp(argv[1], "--version")) {
-        if (dist_rank() == 0) printf("assort %s (%s)\n", ASSORT_VERSION, ASSORT_GIT_COMMIT);
+        if (dist_rank() == 0) {
+            char lib[MPI_MAX_LIBRARY_VERSION_STRING];
+            int len = 0;
+            if (MPI_Get_library_version(lib, &len) != MPI_SUCCESS) len = 0;
+            lib[len] = '\0';
+            char *nl = strchr(lib, '\n');
+            if (nl) *nl = '\0';
+            nl = strchr(lib, ',');
+            if (nl) *nl = '\0';
+            printf("assort %s (%s)\nMPI: %s, %d rank(s); PML: %s\n", ASSORT_VERSION,
+                   ASSORT_GIT_COMMIT, len ? lib : "unknown library", dist_size(), dist_pml_note());
+        }
         dist_finalize();
         return ST_OK;
     }

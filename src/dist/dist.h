@@ -14,6 +14,18 @@
 /* Initialises MPI (thread level MULTIPLE requested, SERIALIZED accepted) and
  * the node-local communicator. Call once from main. */
 int dist_init(int *argc, char ***argv);
+/* 1 when the launcher's environment says every rank of this job runs on
+ * this node: mpirun's OMPI_COMM_WORLD_LOCAL_SIZE equals its
+ * OMPI_COMM_WORLD_SIZE, a Slurm step (SLURM_STEP_ID) spans one node
+ * (SLURM_STEP_NUM_NODES), or there is no launcher at all (a singleton). An
+ * unknown launcher (PMIX_RANK without either) counts as not one node. Reads
+ * only the environment; callable before MPI_Init. On one node, when
+ * OMPI_MCA_pml is unset, dist_init asks Open MPI for the ob1 PML (the cm
+ * PML's hardware probes cost ~0.2 s per process start and are of no use
+ * there). */
+int dist_env_one_node(void);
+/* The Open MPI PML this process asked for and why, for --version. */
+const char *dist_pml_note(void);
 /* Finalises MPI if dist_init started it. */
 void dist_finalize(void);
 int dist_initialized(void);

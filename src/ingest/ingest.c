@@ -42,8 +42,18 @@
 #define STAGE "ingest"
 #define PASS_A_BATCH 64 /* candidates checked per fault point */
 #define PASS_A_SYNC 4   /* batches between agreements / stop polls */
-#define PASS_B_BATCH 32  /* images per rank per write (a multiple of the chunk's 4 rows) */
-#define PASS_B_SYNC 8    /* batches between agreements (unfiltered pixels) */
+/* Pass B's write batches (multiples of the chunk's 4 rows). All ranks write
+ * one file, and the kernel serialises writes to one file (the inode's lock, a
+ * rwsem whose waiters spin on its owner: perf showed 10% of both cores in
+ * rwsem_spin_on_owner with 32-image writes and an agreement every 8). Small
+ * writes of a cache-hot buffer and rare agreements let one rank's write
+ * overlap the other's decode instead: 2 ranks went from 1.52x to 1.7x one
+ * rank's speed (N=20,000, /dev/shm, docs/benchmarks.md). Collective
+ * (deflate) writes keep larger batches: each one is a collective call. */
+#define PASS_B_BATCH 8        /* images per rank per independent write */
+#define PASS_B_SYNC 64        /* independent batches between agreements (512 images) */
+#define PASS_B_BATCH_COLL 32  /* images per rank per collective write (deflate) */
+#define PASS_B_BATCH_MAX 32
 
 /* --- small string -> index map (open addressing; keys owned elsewhere) ---- */
 
@@ -1123,35 +1133,36 @@ fail:
 static int pass_b(struct ingest *g, struct catalog *c) {
     int rc = ST_OK;
     struct resizer *rz = NULL;
-    uint8_t *buf = NULL; /* (PASS_B_BATCH, S, S, 3) */
-    int64_t wrow[PASS_B_BATCH]; /* the batch's target rows, ascending */
+    uint8_t *buf = NULL; /* (bb, S, S, 3) */
+    int64_t wrow[PASS_B_BATCH_MAX]; /* the batch's target rows, ascending */
     hid_t d = -1, dxpl = -1;
     struct progress pr;
     size_t S = (size_t)g->cfg->ingest.image_size, img_bytes = S * S * 3;
-    /* Shards of whole batches (PASS_B_BATCH is a multiple of the chunk's 4
-     * rows): on a fresh ingest (work i = row i) every rank writes whole
-     * chunks of its own, never a chunk shared with another rank. */
-    int64_t batches = (g->n_work + (int64_t)g->size * PASS_B_BATCH - 1) / ((int64_t)g->size * PASS_B_BATCH);
-    int64_t per_rank = batches * PASS_B_BATCH;
-    int64_t b = g->rank * per_rank, e = b + per_rank;
-    if (b > g->n_work) b = g->n_work;
-    if (e > g->n_work) e = g->n_work;
-    int st = resizer_new(&g->ropt, &rz);
-    if (st == ST_OK && !(buf = malloc(PASS_B_BATCH * img_bytes))) st = err_set(ST_ERR, "out of memory");
-    TRY(dist_agree(st));
-    TRY_H5(d = H5Dopen2(catalog_file(c), "/images/pixels", H5P_DEFAULT));
-    TRY_H5(dxpl = H5Pcreate(H5P_DATASET_XFER));
     /* Unfiltered chunks are all allocated when the dataset is created or
      * extended (parallel HDF5 allocates early), so each rank writes its own
      * whole chunks with independent I/O: no two-phase exchange, no lockstep;
      * the ranks agree on errors and stop requests every PASS_B_SYNC batches.
      * Filtered (deflate) chunks need collective writes: one per batch. */
     const int coll = g->cfg->catalog.deflate > 0;
+    const int64_t bb = coll ? PASS_B_BATCH_COLL : PASS_B_BATCH;
+    /* Shards of whole batches (bb is a multiple of the chunk's 4 rows): on a
+     * fresh ingest (work i = row i) every rank writes whole chunks of its
+     * own, never a chunk shared with another rank. */
+    int64_t batches = (g->n_work + (int64_t)g->size * bb - 1) / ((int64_t)g->size * bb);
+    int64_t per_rank = batches * bb;
+    int64_t b = g->rank * per_rank, e = b + per_rank;
+    if (b > g->n_work) b = g->n_work;
+    if (e > g->n_work) e = g->n_work;
+    int st = resizer_new(&g->ropt, &rz);
+    if (st == ST_OK && !(buf = malloc((size_t)bb * img_bytes))) st = err_set(ST_ERR, "out of memory");
+    TRY(dist_agree(st));
+    TRY_H5(d = H5Dopen2(catalog_file(c), "/images/pixels", H5P_DEFAULT));
+    TRY_H5(dxpl = H5Pcreate(H5P_DATASET_XFER));
     TRY_H5(H5Pset_dxpl_mpio(dxpl, coll ? H5FD_MPIO_COLLECTIVE : H5FD_MPIO_INDEPENDENT));
     progress_begin(&pr, STAGE, "images", g->n_work);
     for (int64_t k = 0; k < batches; k++) {
-        int64_t i0 = b + k * PASS_B_BATCH < e ? b + k * PASS_B_BATCH : e;
-        int64_t i1 = i0 + PASS_B_BATCH < e ? i0 + PASS_B_BATCH : e;
+        int64_t i0 = b + k * bb < e ? b + k * bb : e;
+        int64_t i1 = i0 + bb < e ? i0 + bb : e;
         if (st == ST_OK) st = fault_point("ingest.batch");
         for (int64_t i = i0; st == ST_OK && i < i1; i++) {
             struct work w = {0, 0};

@@ -11,7 +11,9 @@
  * N-th call only. Unset: no cost beyond a getenv on first use.
  *
  * Points in the tree: ingest.batch, extract.batch, train.step,
- * similarity.step, classify.level, info (docs/reliability.md).
+ * similarity.step, classify.level, info, and "<stage>.end" (ingest.end,
+ * extract.end, ...: signals_finish, after a stage's last stop check, for the
+ * late-signal tests) (docs/reliability.md).
  */
 #ifndef ASSORT_FAULT_H
 #define ASSORT_FAULT_H

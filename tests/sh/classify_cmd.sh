@@ -79,13 +79,19 @@ rc=0; "$ASSORT_BIN" classify "$tmp/one/cat.h5" --set classify.weight_step=0.3 >"
 [ $rc -eq 2 ] && grep -q "weight_step = 0.3: 1/step must be a whole number" "$tmp/c5.log" \
   || { cat "$tmp/c5.log"; echo "bad weight_step: expected exit 2 (got $rc)"; exit 1; }
 # validation and test metrics in the run record, per level and per source
+# c3's and c4's runs by the ids their own logs name (ids sort by second, then by a random
+# tag: two runs in one second may list in either order)
 "$ASSORT_BIN" runs --json "$tmp/one/cat.h5" > "$tmp/runs.json"
-python3 - "$tmp/runs.json" <<'PY'
+id3=$(grep -o 'run [0-9]\{8\}-[0-9]\{6\}-classify-[0-9a-f]* (config' "$tmp/c3.log" | cut -d' ' -f2)
+id4=$(grep -o 'run [0-9]\{8\}-[0-9]\{6\}-classify-[0-9a-f]* (config' "$tmp/c4.log" | cut -d' ' -f2)
+[ -n "$id3" ] && [ -n "$id4" ] || { echo "no run id in the classify logs"; exit 1; }
+python3 - "$tmp/runs.json" "$id3" "$id4" <<'PY'
 import json, sys
 runs = [r for r in json.load(open(sys.argv[1])) if r["command"] == "classify"]
 assert len(runs) == 3, len(runs)  # c1, c3, c4 (c5 failed before its run)
+by_id = {r["id"]: r for r in runs}
 modes = []
-for r in runs[-2:]:
+for r in (by_id[sys.argv[2]], by_id[sys.argv[3]]):
     m = r["metrics"]
     modes.append(m["weights"]["mode"])
     for lvl in ("master_category", "article_type"):

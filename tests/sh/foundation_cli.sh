@@ -21,4 +21,18 @@ set +e
 "$ASSORT_BIN" 2>/dev/null >/dev/null; rc=$?
 [ $rc -eq 2 ] || { echo "no command: exit $rc, want 2"; exit 1; }
 set -e
+# --version names the MPI library and the PML: on one node, with OMPI_MCA_pml
+# unset, assort asks Open MPI for ob1 (dist_init); a user's choice is kept.
+v=$(env -u OMPI_MCA_pml "$ASSORT_BIN" --version)
+grep -q "^MPI: .*, 1 rank(s); PML: ob1 (assort's choice: all ranks on one node" <<<"$v" \
+  || { echo "singleton --version: $v"; exit 1; }
+v=$(env -u OMPI_MCA_pml $MPIEXEC -n 2 "$ASSORT_BIN" --version)
+grep -q "^MPI: .*, 2 rank(s); PML: ob1 (assort's choice" <<<"$v" || { echo "2-rank --version: $v"; exit 1; }
+v=$(OMPI_MCA_pml=ob1 $MPIEXEC -n 2 -x OMPI_MCA_pml "$ASSORT_BIN" --version)
+grep -q "2 rank(s); PML: ob1$" <<<"$v" || { echo "user's PML not kept: $v"; exit 1; }
+# the choice reaches Open MPI: each rank selects ob1 and never opens cm
+v=$(env -u OMPI_MCA_pml OMPI_MCA_pml_base_verbose=10 $MPIEXEC -n 2 -x OMPI_MCA_pml_base_verbose \
+  "$ASSORT_BIN" --version 2>&1)
+[ "$(grep -c "select: component ob1 selected" <<<"$v")" -eq 2 ] || { echo "ob1 not selected: $v"; exit 1; }
+if grep -q "components_open: found loaded component cm" <<<"$v"; then echo "cm opened: $v"; exit 1; fi
 echo "1 passed, 0 failed"

@@ -20,12 +20,12 @@ $MPIEXEC -n 2 "$ASSORT_BIN" train "$cat" $s --set train.lr=0.02 >"$tmp/l3" 2>&1 
 "$ASSORT_BIN" runs "$cat" > "$tmp/table.txt"
 "$ASSORT_BIN" runs "$cat" --json > "$tmp/runs.json"
 cat "$tmp/table.txt"
-# The two train runs, in id order (ids start with the start second, so the
-# lr=0.05 run sorts first; the similarity run may share its second and sort
-# either side of it).
-ids=$("$py" -c "import h5py,sys; f=h5py.File(sys.argv[1],'r'); r=f['runs']; print(' '.join(k for k in sorted(r) if r[k].attrs['command'] in (b'train', 'train')))" "$cat")
-set -- $ids
-a=$1; b=$2
+# The two train runs by the ids their own logs name: A = lr 0.05, B = lr 0.02
+# (ids start with the start second, then a random tag, so two runs in one
+# second may list in either order).
+runid() { grep -o 'run [0-9]\{8\}-[0-9]\{6\}-train-[0-9a-f]* (config' "$1" | head -1 | cut -d' ' -f2; }
+a=$(runid "$tmp/l1"); b=$(runid "$tmp/l3")
+[ -n "$a" ] && [ -n "$b" ] || { echo "FAIL: no run id in the train logs"; exit 1; }
 "$ASSORT_BIN" runs "$cat" --compare "$a" "$b" > "$tmp/cmp.txt"
 cat "$tmp/cmp.txt" | head -20
 rc=0; "$ASSORT_BIN" runs "$cat" --compare train "$b" 2>"$tmp/err" || rc=$?
