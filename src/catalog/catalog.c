@@ -331,7 +331,7 @@ static hid_t make_lcpl(void) {
 }
 
 int catalog_create_dataset(struct catalog *c, const char *name, hid_t type, int ndims,
-                           const hsize_t *dims, const hsize_t *chunk, int extendible, int deflate) {
+                           const hsize_t *dims, const hsize_t *chunk, int flags, int deflate) {
     int rc = ST_OK;
     hid_t space = -1, dcpl = -1, lcpl = -1, d = -1;
     hsize_t maxdims[8], ch[8];
@@ -341,7 +341,7 @@ int catalog_create_dataset(struct catalog *c, const char *name, hid_t type, int 
         maxdims[i] = dims[i];
         if (i > 0) row_bytes *= dims[i];
     }
-    if (extendible || dims[0] == 0) maxdims[0] = H5S_UNLIMITED;
+    if ((flags & CATALOG_EXTENDIBLE) || dims[0] == 0) maxdims[0] = H5S_UNLIMITED;
     if (chunk) {
         memcpy(ch, chunk, sizeof(hsize_t) * (size_t)ndims);
     } else {
@@ -354,7 +354,7 @@ int catalog_create_dataset(struct catalog *c, const char *name, hid_t type, int 
     TRY_H5(space = H5Screate_simple(ndims, dims, maxdims));
     TRY_H5(dcpl = H5Pcreate(H5P_DATASET_CREATE));
     TRY_H5(H5Pset_chunk(dcpl, ndims, ch));
-    TRY_H5(H5Pset_fill_time(dcpl, H5D_FILL_TIME_ALLOC));
+    TRY_H5(H5Pset_fill_time(dcpl, flags & CATALOG_NO_FILL ? H5D_FILL_TIME_NEVER : H5D_FILL_TIME_ALLOC));
     if (deflate > 0) TRY_H5(H5Pset_deflate(dcpl, (unsigned)deflate));
     TRY_H5(lcpl = make_lcpl());
     if (catalog_exists(c, name)) TRY_H5(H5Ldelete(c->file, name, H5P_DEFAULT));

@@ -103,11 +103,19 @@ int64_t catalog_count(struct catalog *c);
 
 /* --- datasets --------------------------------------------------------- */
 
+/* Flags of catalog_create_dataset. */
+#define CATALOG_EXTENDIBLE 1 /* the first dimension is unlimited */
+#define CATALOG_NO_FILL 2    /* the caller writes every row before the commit: chunks
+                                are not zero-filled when allocated (saves writing the
+                                dataset twice; unwritten rows would hold whatever the
+                                file held there) */
+
 /* Creates a chunked dataset (parents created as needed). dims[0] is the row
- * count; with extendible != 0 the first dimension is unlimited. chunk may be
- * NULL (then chosen: ~1 MiB chunks). deflate 0 = none. */
+ * count; flags: CATALOG_EXTENDIBLE | CATALOG_NO_FILL (0 = fixed size, rows
+ * zero-filled at allocation). chunk may be NULL (then chosen: ~1 MiB
+ * chunks). deflate 0 = none. */
 int catalog_create_dataset(struct catalog *c, const char *name, hid_t type, int ndims,
-                           const hsize_t *dims, const hsize_t *chunk, int extendible, int deflate);
+                           const hsize_t *dims, const hsize_t *chunk, int flags, int deflate);
 
 /* 1 if the object exists (local, but every rank sees the same answer). */
 int catalog_exists(struct catalog *c, const char *name);

@@ -1196,12 +1196,16 @@ fail:
 
 /* --- 6. the per-product datasets, categories, attributes ------------------ */
 
-/* Creates or grows a per-product dataset to n rows (a new one is zero-filled). */
+/* Creates or grows a per-product dataset to n rows. A new one is zero-filled
+ * unless every row of it is written by this run (all_rows): then the fill,
+ * a second write of the whole column, is skipped. */
 static int column_dataset(struct ingest *g, struct catalog *c, const char *name, hid_t type,
-                          int ndims, hsize_t inner) {
+                          int ndims, hsize_t inner, int all_rows) {
     if (catalog_exists(c, name)) return catalog_extend(c, name, g->n);
     hsize_t dims[2] = {(hsize_t)g->n, inner};
-    return catalog_create_dataset(c, name, type, ndims, dims, NULL, 1, g->cfg->catalog.deflate);
+    return catalog_create_dataset(c, name, type, ndims, dims, NULL,
+                                  CATALOG_EXTENDIBLE | (all_rows ? CATALOG_NO_FILL : 0),
+                                  g->cfg->catalog.deflate);
 }
 
 /* Creates or grows the fixed-size per-product datasets (labels, hash,
@@ -1214,12 +1218,12 @@ static int write_fixed(struct ingest *g, struct catalog *c) {
     const size_t L = (size_t)g->L;
     struct col_slab cs = {0};                   /* COL_SLAB rows */
     int64_t b, e, slabs = 0;
-    if (L) TRY(column_dataset(g, c, "/products/labels", H5T_NATIVE_INT32, 2, (hsize_t)L));
-    TRY(column_dataset(g, c, "/products/hash", H5T_NATIVE_UINT8, 2, 16));
-    TRY(column_dataset(g, c, "/products/status", H5T_NATIVE_UINT8, 1, 0));
-    TRY(column_dataset(g, c, "/products/dirty", H5T_NATIVE_UINT8, 1, 0));
-    TRY(column_dataset(g, c, "/products/needs_similarity", H5T_NATIVE_UINT8, 1, 0));
-    TRY(column_dataset(g, c, "/products/source_line", H5T_NATIVE_INT64, 1, 0));
+    if (L) TRY(column_dataset(g, c, "/products/labels", H5T_NATIVE_INT32, 2, (hsize_t)L, 1));
+    TRY(column_dataset(g, c, "/products/hash", H5T_NATIVE_UINT8, 2, 16, 1));
+    TRY(column_dataset(g, c, "/products/status", H5T_NATIVE_UINT8, 1, 0, 1));
+    TRY(column_dataset(g, c, "/products/dirty", H5T_NATIVE_UINT8, 1, 0, 1));
+    TRY(column_dataset(g, c, "/products/needs_similarity", H5T_NATIVE_UINT8, 1, 0, 1));
+    TRY(column_dataset(g, c, "/products/source_line", H5T_NATIVE_INT64, 1, 0, 1));
     TRY(col_slab_alloc(&cs, COL_SLAB, L));
     for (int r = 0; r < g->size; r++) {
         dist_shard_range(g->n, r, g->size, &b, &e);
@@ -1303,7 +1307,7 @@ static int write_strings(struct ingest *g, struct catalog *c, hid_t t_id, hid_t 
     }
     for (int i = 0; i < n_col; i++) {
         hid_t t = i == 0 ? t_id : i == 1 ? t_name : i == 2 ? t_path : t_attr;
-        TRY(column_dataset(g, c, dn[i], t, 1, 0));
+        TRY(column_dataset(g, c, dn[i], t, 1, 0, g->old_n == 0));
         if (cfg->catalog.deflate <= 0) TRY_H5(d[i] = H5Dopen2(catalog_file(c), dn[i], H5P_DEFAULT));
     }
     dist_shard_range(g->n, g->rank, g->size, &b, &e);
