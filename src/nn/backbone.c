@@ -1,5 +1,5 @@
-/* backbone.c - the backend table and the dispatch around it. The only place
- * that knows which backends are compiled in. */
+/* backbone.c - the backends by name and the dispatch around them. The only
+ * place that knows which backends exist. */
 #define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include "backbone.h"
 
@@ -9,26 +9,32 @@
 #include <unistd.h>
 
 #include "dist/dist.h"
+#include "nn/gpu_module.h"
 #include "util/check.h"
 #include "util/log.h"
 
-extern const struct backbone_ops backbone_cpu_ops;  /* cpu_backend.c */
-/* The cuDNN backend (src/nn/cudnn_backend.cu, docs/gpu.md) is compiled
- * whenever CUDA is (the .cu files are only built then). */
-#if defined(ASSORT_HAVE_CUDA) && !defined(ASSORT_HAVE_CUDNN_BACKEND)
-#define ASSORT_HAVE_CUDNN_BACKEND 1
-#endif
-#if defined(ASSORT_HAVE_CUDA) && defined(ASSORT_HAVE_CUDNN_BACKEND)
-extern const struct backbone_ops backbone_cudnn_ops;
-#endif
+extern const struct backbone_ops backbone_cpu_ops; /* cpu_backend.c */
 
-static const struct backbone_ops *const backends[] = {
-    &backbone_cpu_ops,
-#if defined(ASSORT_HAVE_CUDA) && defined(ASSORT_HAVE_CUDNN_BACKEND)
-    &backbone_cudnn_ops,
-#endif
-};
-#define BACKEND_COUNT ((int)(sizeof backends / sizeof backends[0]))
+/* The backends by name: "cpu" is always here; "cudnn" (src/nn/cudnn_backend.cu,
+ * docs/gpu.md) comes from the GPU module, loaded on the first request. */
+static int find_backend(const char *name, const struct backbone_ops **out) {
+    int rc = ST_OK;
+    *out = NULL;
+    if (strcmp(name, backbone_cpu_ops.name) == 0) {
+        *out = &backbone_cpu_ops;
+        return ST_OK;
+    }
+    if (strcmp(name, "cudnn") == 0) {
+        const struct gpu_module *gm = NULL;
+        rc = gpu_module_get(&gm);
+        if (rc != ST_OK) return err_wrap(rc, "backend 'cudnn' is not available");
+        *out = gm->backbone;
+        return ST_OK;
+    }
+    FAIL(ST_USAGE, "backend '%s' is not one of cpu, cudnn", name);
+fail:
+    return rc;
+}
 
 struct backbone {
     const struct backbone_ops *ops;
@@ -63,18 +69,7 @@ int backbone_create(const char *backend, const struct effnet *net,
     struct backbone *bb = NULL;
     const struct backbone_ops *ops = NULL;
     *out = NULL;
-    for (int i = 0; i < BACKEND_COUNT; i++)
-        if (strcmp(backends[i]->name, backend) == 0) ops = backends[i];
-    if (!ops) {
-        char names[128] = "";
-        for (int i = 0; i < BACKEND_COUNT; i++) {
-            if (i) strncat(names, ", ", sizeof names - strlen(names) - 1);
-            strncat(names, backends[i]->name, sizeof names - strlen(names) - 1);
-        }
-        FAIL(ST_USAGE, "backend '%s' is not available in this build (available: %s)%s", backend,
-             names,
-             strcmp(backend, "cudnn") == 0 ? "; rebuild on a machine with CUDA and cuDNN" : "");
-    }
+    TRY(find_backend(backend, &ops));
     REQUIRE(opts->max_batch >= 1, ST_USAGE, "backbone max batch must be >= 1 (got %d)",
             opts->max_batch);
     REQUIRE(opts->threads >= 0, ST_USAGE, "backbone threads must be >= 0 (got %d)",

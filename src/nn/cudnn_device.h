@@ -5,7 +5,9 @@
  * devices CUDA shows this process, so CUDA_VISIBLE_DEVICES and Slurm's
  * --gpus-per-task (which sets CUDA_VISIBLE_DEVICES per task, so each task
  * sees one device, index 0) are honoured without further code.
- * Callable from every build: without CUDA compiled in there is no device.
+ * Callable from every build: the CUDA calls are in the GPU module
+ * (gpu_module.h), loaded on the first question; without it (a build without
+ * CUDA, no module file) there is no device.
  */
 #ifndef ASSORT_NN_CUDNN_DEVICE_H
 #define ASSORT_NN_CUDNN_DEVICE_H
@@ -13,7 +15,7 @@
 #include <stddef.h>
 
 /* Number of CUDA devices this process can use (0 without CUDA compiled in,
- * without a driver, or with none visible). When 0 and `why` is not NULL, a
+ * without the GPU module, without a driver, or with none visible). When 0 and `why` is not NULL, a
  * one-line reason is written there (e.g. the CUDA error string). */
 int gpu_device_count(char *why, size_t why_bytes);
 

@@ -5,6 +5,10 @@
 assort_unit_test(test_gpu_parity SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_gpu_parity.c
   LABELS gpu TIMEOUT 900)
 assort_unit_test(test_gpu_nccl SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_gpu_nccl.c LABELS gpu)
+if(ASSORT_HAVE_CUDA)
+  # Its device buffers come from the CUDA runtime itself (the same libcudart the module loads).
+  target_link_libraries(test_gpu_nccl PRIVATE CUDA::cudart)
+endif()
 add_test(NAME test_gpu_nccl_2ranks COMMAND ${ASSORT_MPIEXEC} ${ASSORT_MPI_FLAGS} -n 2
   $<TARGET_FILE:test_gpu_nccl>)
 set_tests_properties(test_gpu_nccl_2ranks PROPERTIES ENVIRONMENT "${ASSORT_TEST_ENV}"

@@ -1,35 +1,63 @@
 #!/usr/bin/env bash
 # gpu_build.sh - checks that need no GPU:
-#  1. in a CUDA build, the cuDNN backend and its kernels are linked into a
-#     program that uses the backbone (build/bench/bench_gpu: nm shows
-#     backbone_cudnn_ops and the kernel launchers), and its embedded fat binary
-#     holds sm_90 machine code (cuobjdump --list-elf when installed, else the
-#     .nv_fatbin section is parsed: entry kind 2 = ELF cubin, its sm version);
-#  2. without a CUDA device, `bench_gpu --device gpu` fails with exit code 2
+#  1. in a CUDA build, the GPU half is a module of its own (src/nn/gpu_module.h):
+#     build/libassort_gpu.so holds the cuDNN backend, its kernels and the NCCL
+#     communicator (nm: backbone_cudnn_ops, the kernel launchers, nccl_gpu_create,
+#     and the cuDNN/cuBLAS/NCCL calls), exports assort_gpu_module, and its
+#     embedded fat binary holds sm_90 machine code (cuobjdump --list-elf when
+#     installed, else the .nv_fatbin section is parsed: entry kind 2 = ELF
+#     cubin, its sm version); the assort binary itself needs no CUDA library;
+#     every core symbol the module takes from the program is in gpu_module.c's
+#     module_imports list and exported by assort;
+#  2. the module is loaded on demand: a command that asks for no GPU never maps
+#     it, `bench_gpu --device auto` does; a wrong ASSORT_GPU_MODULE (missing
+#     file, a library that is not the module) is refused with exit 2 and a
+#     message naming it;
+#  3. without a CUDA device, `bench_gpu --device gpu` fails with exit code 2
 #     (usage) and a message that says "no CUDA device" and the fix, before
 #     touching any file; `--device auto` falls back to the CPU decision.
-# Skips (77) in a build without CUDA for part 1 when part 2 cannot run either.
+# In a build without CUDA, parts 1 and 2 check that there is no module and
+# that --device gpu says the build has no CUDA.
 set -euo pipefail
 build=${ASSORT_BUILD:?}
 bin=$build/bench/bench_gpu
+assort=${ASSORT_BIN:?}
+src=${ASSORT_SRC:?}
+mod=$build/libassort_gpu.so
 [ -x "$bin" ] || { echo "FAIL: $bin not built"; exit 1; }
 fail=0
-nccl_bin=$build/tests/test_gpu_nccl
-syms=$(mktemp); fat=$(mktemp); trap 'rm -f "$syms" "$fat"' EXIT
+syms=$(mktemp); fat=$(mktemp); dsyms=$(mktemp); trap 'rm -f "$syms" "$fat" "$dsyms"' EXIT
+cuda_build=${ASSORT_CUDA_BUILD:?}
 # (nm into a file: `nm | grep -q` under pipefail fails on SIGPIPE)
-nm -C "$bin" > "$syms"; [ -x "$nccl_bin" ] && nm -C "$nccl_bin" >> "$syms"
-if grep -q ' backbone_cudnn_ops$' "$syms"; then
-  for sym in backbone_cudnn_ops 'gk_depthwise(' 'gk_stem(' nccl_comm_create ncclAllReduce \
-             cudnnConvolutionForward cublasSgemm; do
-    if grep -qF " $sym" "$syms"; then echo "ok: $sym linked"
-    else echo "FAIL: $sym not in $bin / $nccl_bin"; fail=1; fi
+if [ $cuda_build -eq 1 ]; then
+  [ -f "$mod" ] || { echo "FAIL: CUDA build but no $mod"; exit 1; }
+  nm -C "$mod" > "$syms"
+  for sym in backbone_cudnn_ops 'gk_depthwise(' 'gk_stem(' nccl_gpu_create ncclAllReduce \
+             cudnnConvolutionForward cublasSgemm assort_gpu_module; do
+    if grep -qF " $sym" "$syms"; then echo "ok: $sym in the module"
+    else echo "FAIL: $sym not in $mod"; fail=1; fi
+  done
+  nm -D --defined-only "$mod" > "$dsyms"
+  if grep -q ' assort_gpu_module$' "$dsyms"; then echo "ok: the module exports assort_gpu_module"
+  else echo "FAIL: $mod does not export assort_gpu_module"; fail=1; fi
+  readelf -d "$assort" > "$dsyms"
+  if grep -E 'NEEDED.*lib(cudart|cublas|cublasLt|cudnn|nccl)\.' "$dsyms"; then
+    echo "FAIL: $assort links a CUDA library itself (it must come with the module)"; fail=1
+  else echo "ok: assort needs no CUDA library (NEEDED: $(grep -c NEEDED "$dsyms") libraries, none of CUDA)"; fi
+  # the core symbols the module imports: each in module_imports and exported by assort
+  imports=$(sed -n '/module_imports\[\] = {/,/};/p' "$src/src/nn/gpu_module.c" | grep -o 'gpu_import_fn)[a-z_0-9]*' | sed 's/.*)//')
+  nm -D --defined-only "$assort" > "$dsyms"
+  for u in $(nm -D --undefined-only "$mod" | awk '$1 == "U" && $2 !~ /@/ && $2 !~ /^nccl/ {print $2}'); do
+    if ! grep -qx "$u" <<<"$imports"; then echo "FAIL: the module imports $u, which is not in module_imports (src/nn/gpu_module.c)"; fail=1
+    elif ! grep -q " $u\$" "$dsyms"; then echo "FAIL: assort does not export $u, which the module imports"; fail=1
+    else echo "ok: module import $u listed and exported"; fi
   done
   if command -v cuobjdump >/dev/null 2>&1 || [ -x /usr/local/cuda/bin/cuobjdump ]; then
     cuo=$(command -v cuobjdump || echo /usr/local/cuda/bin/cuobjdump)
-    if "$cuo" --list-elf "$bin" | grep -q 'sm_90'; then echo "ok: cuobjdump lists sm_90 cubins"
-    else echo "FAIL: cuobjdump shows no sm_90 cubin"; "$cuo" --list-elf "$bin" | head; fail=1; fi
+    if "$cuo" --list-elf "$mod" | grep -q 'sm_90'; then echo "ok: cuobjdump lists sm_90 cubins"
+    else echo "FAIL: cuobjdump shows no sm_90 cubin"; "$cuo" --list-elf "$mod" | head; fail=1; fi
   else
-    objcopy -O binary --only-section=.nv_fatbin "$bin" "$fat"
+    objcopy -O binary --only-section=.nv_fatbin "$mod" "$fat"
     python3 - "$fat" <<'PY' || fail=1
 import struct, sys
 d = open(sys.argv[1], "rb").read()
@@ -48,17 +76,40 @@ while off + 16 <= len(d):
     off = end
 print(f"fatbin: {len(elf)} cubin(s) sm {sorted(set(elf))}, {len(ptx)} PTX sm {sorted(set(ptx))}")
 if 90 not in elf:
-    print("FAIL: no sm_90 cubin in the binary"); sys.exit(1)
+    print("FAIL: no sm_90 cubin in the module"); sys.exit(1)
 print("ok: sm_90 cubins embedded")
 PY
   fi
-elif grep -q ' backbone_cudnn_ops\| cudaGetDeviceCount' "$syms"; then
-  echo "FAIL: CUDA build but backbone_cudnn_ops is not in $bin"; fail=1
+
+  # 2. loaded on demand
+  if LD_DEBUG=files "$assort" config >/dev/null 2>"$dsyms" && ! grep -q 'libassort_gpu\|libcudart' "$dsyms"; then
+    echo "ok: \`assort config\` maps neither the module nor CUDA"
+  else echo "FAIL: \`assort config\` loaded the GPU module or CUDA (or failed)"; fail=1; fi
+  set +e
+  LD_DEBUG=files "$bin" --device auto --weights /nonexistent.h5 >/dev/null 2>"$dsyms"
+  set -e
+  if grep -q "file=$mod" "$dsyms"; then echo "ok: --device auto loads $mod"
+  else echo "FAIL: --device auto did not load $mod"; fail=1; fi
+  for case in "/nonexistent/libassort_gpu.so|no such file" "$(ldconfig -p | awk '/libm\.so\.6 .*x86-64/ {print $NF; exit}')|has no symbol assort_gpu_module"; do
+    path=${case%%|*}; want=${case#*|}
+    set +e
+    out=$(ASSORT_GPU_MODULE=$path "$bin" --device gpu --weights /nonexistent.h5 --catalog /nonexistent.h5 2>&1); rc=$?
+    set -e
+    if [ $rc -eq 2 ] && grep -qF "$want" <<<"$out" && grep -qF "$path" <<<"$out"; then
+      echo "ok: ASSORT_GPU_MODULE=$path -> exit 2, '$want'"
+    else echo "FAIL: ASSORT_GPU_MODULE=$path -> exit $rc: $out"; fail=1; fi
+  done
 else
-  echo "note: build without CUDA: part 1 (CUDA objects) not applicable"
+  echo "note: build without CUDA: no module to check"
+  if [ -e "$mod" ]; then echo "FAIL: $mod exists in a build without CUDA"; fail=1; fi
+  set +e
+  out=$("$bin" --device gpu --weights /nonexistent.h5 --catalog /nonexistent.h5 2>&1); rc=$?
+  set -e
+  if [ $rc -eq 2 ] && grep -q 'this build has no CUDA' <<<"$out"; then echo "ok: --device gpu says the build has no CUDA"
+  else echo "FAIL: --device gpu in a build without CUDA -> exit $rc: $out"; fail=1; fi
 fi
 
-# 2. --device gpu without a device
+# 3. --device gpu without a device
 has_dev=0
 if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L 2>/dev/null | grep -q GPU; then has_dev=1; fi
 if [ $has_dev -eq 1 ]; then
