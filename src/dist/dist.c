@@ -191,6 +191,30 @@ fail:
 
 int dist_failure_agreed(void) { return g.agreed_failure; }
 
+int dist_checkin_post(struct dist_checkin *c, int64_t flags) {
+    int rc = ST_OK;
+    REQUIRE(!c->posted, ST_ERR, "dist_checkin_post: the previous post was not read");
+    c->send = flags;
+    c->recv = flags;
+    if (g.size > 1)
+        TRY_MPI(MPI_Iallreduce(&c->send, &c->recv, 1, MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD,
+                               &c->req));
+    c->posted = 1;
+fail:
+    return rc;
+}
+
+int dist_checkin_read(struct dist_checkin *c, int64_t *any) {
+    int rc = ST_OK;
+    *any = 0;
+    if (!c->posted) return ST_OK;
+    if (g.size > 1) TRY_MPI(MPI_Wait(&c->req, MPI_STATUS_IGNORE));
+    c->posted = 0;
+    *any = c->recv;
+fail:
+    return rc;
+}
+
 int dist_agree(int status) {
     int rc = ST_OK;
     g.agreed_failure = 0;

@@ -67,6 +67,34 @@ int dist_agree(int status);
  * (so main may print it once on rank 0 and exit normally on every rank). */
 int dist_failure_agreed(void);
 
+/* A check-in that does not wait: every rank posts a flag word at the same
+ * point of its loop, and reads the maximum over the ranks at its next
+ * check-in point, by which time the others have (almost always) posted
+ * theirs. Long loops use it between their blocking agreements so that a
+ * rank ahead does not wait at every check for a rank behind (the waits add
+ * up over a run), at the cost of learning of a failure or a stop request one
+ * interval later:
+ *
+ *   struct dist_checkin ci = DIST_CHECKIN_INIT;
+ *   for each interval:
+ *       int64_t any = 0;
+ *       TRY(dist_checkin_read(&ci, &any));   // the previous post's max (0 at first)
+ *       if (any) { TRY(dist_agree(st)); ... } // all ranks see the same `any`
+ *       TRY(dist_checkin_post(&ci, st != ST_OK || stop_requested));
+ *   TRY(dist_checkin_read(&ci, &any));       // complete the last post
+ *
+ * Collective in the sense that every rank posts and reads the same number of
+ * times, in the same order. */
+struct dist_checkin {
+    MPI_Request req;
+    int64_t send, recv;
+    int posted;
+};
+#define DIST_CHECKIN_INIT {MPI_REQUEST_NULL, 0, 0, 0}
+int dist_checkin_post(struct dist_checkin *c, int64_t flags);
+/* Completes the last post (0 when none is outstanding) into *any. */
+int dist_checkin_read(struct dist_checkin *c, int64_t *any);
+
 /* Prints "assort: [rK] <msg>" on stderr and ends all ranks with `code`.
  * Never returns. */
 _Noreturn void dist_abort(int code, const char *msg);

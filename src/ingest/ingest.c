@@ -41,7 +41,7 @@
 
 #define STAGE "ingest"
 #define PASS_A_BATCH 64 /* candidates checked per fault point */
-#define PASS_A_SYNC 4   /* batches between agreements / stop polls */
+#define PASS_A_SYNC 4   /* batches between check-ins (errors, stop requests) */
 /* Pass B's write batches (multiples of the chunk's 4 rows). All ranks write
  * one file, and the kernel serialises writes to one file (the inode's lock, a
  * rwsem whose waiters spin on its owner: perf showed 10% of both cores in
@@ -51,7 +51,7 @@
  * rank's speed (N=20,000, /dev/shm, docs/benchmarks.md). Collective
  * (deflate) writes keep larger batches: each one is a collective call. */
 #define PASS_B_BATCH 8        /* images per rank per independent write */
-#define PASS_B_SYNC 64        /* independent batches between agreements (512 images) */
+#define PASS_B_SYNC 64        /* independent batches between check-ins (512 images) */
 #define PASS_B_BATCH_COLL 32  /* images per rank per collective write (deflate) */
 #define PASS_B_BATCH_MAX 32
 
@@ -218,7 +218,7 @@ enum tm_phase {
     TM_B_READ,     /* pass B: resolve, read, hash again */
     TM_B_DECODE,   /* pass B: decode */
     TM_B_RESIZE,   /* pass B: resize into the batch buffer */
-    TM_B_WRITE,    /* pass B: collective H5Dwrite of the batch */
+    TM_B_WRITE,    /* pass B: H5Dwrite of the batches */
     TM_B_SYNC,     /* pass B: agreement and stop polls */
     TM_COUNT
 };
@@ -786,6 +786,25 @@ static int stop_check(void) {
                            : ST_OK);
 }
 
+/* The periodic check of a long loop, at the same iterations on every rank:
+ * errors (st) and stop requests, with a non-blocking check-in between
+ * (dist_checkin: a rank ahead does not wait for a rank behind at every
+ * check, a failure or signal is acted on one interval later) and a blocking
+ * agreement when a rank raised a flag and at the last check (`last`), so
+ * that every rank leaves the loop knowing the outcome. */
+static int checkin(struct dist_checkin *ci, int st, int last) {
+    int rc = ST_OK;
+    int64_t any = 0;
+    TRY(dist_checkin_read(ci, &any));
+    if (any || last) {
+        TRY(dist_agree(st));
+        TRY(stop_check());
+    }
+    if (!last) TRY(dist_checkin_post(ci, st != ST_OK || signals_stop_requested(NULL)));
+fail:
+    return rc;
+}
+
 #define XCHG_SLAB 4096 /* candidates per exchange of pass A's results */
 #define XCHG_REC 17     /* bytes per candidate exchanged: flag + hash */
 
@@ -896,6 +915,7 @@ static int pass_a(struct ingest *g) {
     TRY(rejects_init(&local, g->share_bytes, g->tmp_dir));
     int64_t per_rank = (g->n_cand + g->size - 1) / g->size;
     int64_t batches = (per_rank + PASS_A_BATCH - 1) / PASS_A_BATCH;
+    struct dist_checkin ci = DIST_CHECKIN_INIT;
     /* Each rank fills the (flag, hash) of its shard of the candidates table
      * (flag 1 ok, 2 rejected); exchange_checks then gives every rank all of
      * them. */
@@ -928,12 +948,10 @@ static int pass_a(struct ingest *g) {
             }
             if (st == ST_OK) st = dtable_set(&g->cands, i, &kd);
         }
-        /* Agreement (errors, stop requests) every PASS_A_SYNC batches: each
-         * one waits for the slowest rank, which costs on a busy machine. */
+        /* Errors and stop requests every PASS_A_SYNC batches (checkin). */
         if ((k + 1) % PASS_A_SYNC != 0 && k + 1 != batches) continue;
         double ts = time_now();
-        TRY(dist_agree(st));
-        TRY(stop_check());
+        TRY(checkin(&ci, st, k + 1 == batches));
         g->tm[TM_A_SYNC] += time_now() - ts;
         progress_update(&pr, clamp_done((i1 > b ? i1 - b : 0) * g->size, g->n_cand));
     }
@@ -1135,13 +1153,15 @@ static int pass_b(struct ingest *g, struct catalog *c) {
     struct resizer *rz = NULL;
     uint8_t *buf = NULL; /* (bb, S, S, 3) */
     int64_t wrow[PASS_B_BATCH_MAX]; /* the batch's target rows, ascending */
+    struct dist_checkin ci = DIST_CHECKIN_INIT;
     hid_t d = -1, dxpl = -1;
     struct progress pr;
     size_t S = (size_t)g->cfg->ingest.image_size, img_bytes = S * S * 3;
     /* Unfiltered chunks are all allocated when the dataset is created or
      * extended (parallel HDF5 allocates early), so each rank writes its own
      * whole chunks with independent I/O: no two-phase exchange, no lockstep;
-     * the ranks agree on errors and stop requests every PASS_B_SYNC batches.
+     * the ranks check in on errors and stop requests every PASS_B_SYNC
+     * batches (checkin: without waiting for each other, but at the end).
      * Filtered (deflate) chunks need collective writes: one per batch. */
     const int coll = g->cfg->catalog.deflate > 0;
     const int64_t bb = coll ? PASS_B_BATCH_COLL : PASS_B_BATCH;
@@ -1176,9 +1196,11 @@ static int pass_b(struct ingest *g, struct catalog *c) {
         if (st == ST_OK && (coll || i1 > i0))
             st = write_row_list(c, "/images/pixels", d, H5T_NATIVE_UINT8, dxpl, wrow, i1 - i0, buf);
         double te = time_now();
-        if (coll || (k + 1) % PASS_B_SYNC == 0 || k + 1 == batches) {
+        if (coll) {
             TRY(dist_agree(st));
             TRY(stop_check());
+        } else if ((k + 1) % PASS_B_SYNC == 0 || k + 1 == batches) {
+            TRY(checkin(&ci, st, k + 1 == batches));
         }
         g->tm[TM_B_WRITE] += te - tw;
         g->tm[TM_B_SYNC] += (tw - ts) + (time_now() - te);
