@@ -264,7 +264,9 @@ static int make_backbone(const char *device, const struct effnet *net, const str
             log_info(STAGE, "GPU backend unusable on device %d (%s); extracting on the CPU", dev, why);
             err_clear();
         } else {
-            log_info(STAGE, "no CUDA device visible; extracting on the CPU");
+            char why[1024] = "";
+            gpu_device_count(why, sizeof why); /* the answer gpu_select had, with its reason */
+            log_info(STAGE, "no CUDA device visible (%s); extracting on the CPU", why);
         }
     } else if (strcmp(device, "cpu")) {
         return err_set(ST_USAGE, "--device %s: expected cpu, gpu or auto", device);
