@@ -3,6 +3,7 @@
 #include "ingest/safepath.h"
 
 #include "util/check.h"
+#include "util/fsutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -41,7 +42,7 @@ void safepath_root_free(struct safepath_root *r) {
     free(r->real);
     r->real = NULL;
     r->real_bytes = 0;
-    if (r->dirfd > 0) close(r->dirfd);
+    if (r->dirfd >= 0) close(r->dirfd);
     r->dirfd = -1;
 }
 
@@ -102,43 +103,14 @@ fail:
     return rc;
 }
 
-/* Reads all of the open regular file fd (size hint: st_size) into *data. */
-static int read_fd(int fd, off_t hint, char **data, size_t *nbytes) {
-    size_t cap = (size_t)(hint > 0 ? hint : 4096) + 1, n = 0;
-    char *buf = malloc(cap + 1);
-    if (!buf) return err_set(ST_ERR, "out of memory reading an image");
-    for (;;) {
-        if (n == cap) {
-            char *nb = realloc(buf, cap * 2 + 1);
-            if (!nb) {
-                free(buf);
-                return err_set(ST_ERR, "out of memory reading an image");
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        ssize_t got = read(fd, buf + n, cap - n);
-        if (got < 0 && errno == EINTR) continue;
-        if (got < 0) {
-            free(buf);
-            return err_set(ST_DATA, "unreadable file");
-        }
-        if (got == 0) break;
-        n += (size_t)got;
-    }
-    buf[n] = '\0';
-    *data = buf;
-    *nbytes = n;
-    return ST_OK;
-}
-
 /* The opened file: a regular file, read whole; closes fd. */
 static int read_opened(int fd, char **data, size_t *nbytes) {
     int rc = ST_OK;
     struct stat st;
     REQUIRE(fstat(fd, &st) == 0, ST_DATA, "unreadable file");
     REQUIRE(S_ISREG(st.st_mode), ST_DATA, "not a regular file");
-    TRY(read_fd(fd, st.st_size, data, nbytes));
+    rc = fs_read_fd(fd, (size_t)st.st_size, data, nbytes);
+    if (rc == ST_DATA) rc = err_set(ST_DATA, "unreadable file"); /* the reject reason */
 fail:
     close(fd);
     return rc;

@@ -40,8 +40,8 @@ void gpu_host_free(void *p) {
     if (!p) return;
     /* Only the module can have pinned it; a module loaded after the
      * allocation tells malloc'ed memory apart itself. */
-    const struct gpu_module *gm = NULL;
-    if (gpu_module_loaded() && gpu_module_get(&gm) == ST_OK) gm->host_free(p);
+    const struct gpu_module *gm = gpu_module_loaded();
+    if (gm) gm->host_free(p);
     else free(p);
 }
 

@@ -117,4 +117,4 @@ int gpu_module_get(const struct gpu_module **out) {
     return ST_OK;
 }
 
-int gpu_module_loaded(void) { return module != NULL; }
+const struct gpu_module *gpu_module_loaded(void) { return module; }

@@ -66,7 +66,7 @@ struct gpu_module {
  * touching the disk. Not thread-safe; not collective. */
 int gpu_module_get(const struct gpu_module **out);
 
-/* 1 when the module is loaded in this process (no load attempt). */
-int gpu_module_loaded(void);
+/* The module when it is loaded in this process, else NULL (no load attempt). */
+const struct gpu_module *gpu_module_loaded(void);
 
 #endif

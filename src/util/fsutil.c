@@ -122,30 +122,49 @@ int fs_write_atomic(const char *path, const void *data, size_t size_bytes) {
     return afile_commit(&af);
 }
 
-int fs_read_all(const char *path, char **data, size_t *size_bytes) {
+int fs_read_fd(int fd, size_t size_hint, char **data, size_t *size_bytes) {
     *data = NULL;
     if (size_bytes) *size_bytes = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return err_set(ST_DATA, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0;
+    /* one byte over the hint, so that the read that finds the end is not a
+     * second pass through a grown buffer */
+    size_t cap = (size_hint ? size_hint : 1 << 16) + 1, n = 0;
     char *buf = malloc(cap + 1);
-    if (!buf) { fclose(f); return err_set(ST_ERR, "%s: out of memory", path); }
+    if (!buf) return err_set(ST_ERR, "out of memory");
     for (;;) {
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (n < cap) break;
-        cap *= 2;
-        char *nb = realloc(buf, cap + 1);
-        if (!nb) { free(buf); fclose(f); return err_set(ST_ERR, "%s: out of memory", path); }
-        buf = nb;
+        if (n == cap) {
+            char *nb = realloc(buf, cap * 2 + 1);
+            if (!nb) {
+                free(buf);
+                return err_set(ST_ERR, "out of memory");
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        ssize_t got = read(fd, buf + n, cap - n);
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) {
+            free(buf);
+            return err_set(ST_DATA, "read error");
+        }
+        if (got == 0) break;
+        n += (size_t)got;
     }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) { free(buf); return err_set(ST_DATA, "%s: read error", path); }
     buf[n] = '\0';
     *data = buf;
     if (size_bytes) *size_bytes = n;
     return ST_OK;
+}
+
+int fs_read_all(const char *path, char **data, size_t *size_bytes) {
+    *data = NULL;
+    if (size_bytes) *size_bytes = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return err_set(ST_DATA, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    size_t hint = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? (size_t)st.st_size : 0;
+    int rc = fs_read_fd(fd, hint, data, size_bytes);
+    close(fd);
+    return rc == ST_OK ? rc : err_wrap(rc, "%s", path);
 }
 
 int fs_copy_file(const char *src, const char *dst) {

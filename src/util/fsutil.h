@@ -34,6 +34,12 @@ int fs_write_atomic(const char *path, const void *data, size_t size_bytes);
 /* Reads a whole file into a NUL-terminated malloc'ed buffer (caller frees). */
 int fs_read_all(const char *path, char **data, size_t *size_bytes);
 
+/* The same for an open descriptor, from its current offset to the end (the
+ * fd stays open). size_hint: the expected size (e.g. fstat's st_size; 0 when
+ * unknown), so a file of that size is read with one read(). ST_DATA "read
+ * error" or ST_ERR "out of memory", for the caller to name the file. */
+int fs_read_fd(int fd, size_t size_hint, char **data, size_t *size_bytes);
+
 /* Copies src to dst (reflink when the filesystem can, else copy_file_range),
  * fsyncs dst, mode 0666 & ~umask. dst is overwritten. */
 int fs_copy_file(const char *src, const char *dst);
