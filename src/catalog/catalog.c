@@ -122,9 +122,13 @@ int catalog_open(const char *path, int writable, struct catalog **out) {
              "rebuild it with `assort ingest`",
              path);
     }
-    if (catalog_get_attr_str(c, "/", "assort_format", &fmt) != ST_OK || strcmp(fmt, CATALOG_FORMAT))
-        FAIL(ST_DATA, "%s: an HDF5 file but not an assort catalog (no assort_format attribute)",
+    if (!catalog_has_attr(c, "/", "assort_format"))
+        FAIL(ST_DATA, "%s: an HDF5 file but not an assort catalog (no readable assort_format attribute)",
              path);
+    TRY(catalog_get_attr_str(c, "/", "assort_format", &fmt)); /* names a corrupt one */
+    if (strcmp(fmt, CATALOG_FORMAT))
+        FAIL(ST_DATA, "%s: an HDF5 file but not an assort catalog (assort_format is '%.40s')", path,
+             fmt);
     int64_t version = -1;
     if (catalog_get_attr_i64(c, "/", "schema_version", &version) != ST_OK)
         FAIL(ST_DATA, "%s: assort catalog without a schema_version attribute", path);
@@ -552,31 +556,76 @@ fail:
     return name_file(c, rc);
 }
 
+/* Deflate's best case is ~1,032:1; any filter chain of ours stays below this. */
+#define CATALOG_MAX_RATIO 2048
+
+/* The bytes a whole read of dataset `d` (`name`, extent nd x dims) takes in
+ * memory type `memtype`, or ST_DATA when the file cannot hold what the
+ * dataset declares: a corrupt or truncated header would otherwise make the
+ * caller allocate by a made-up extent (fuzz_catalog: a 15 KB file declaring
+ * 3e9 rows). Unfiltered data takes its full size in the file (the MPI-IO
+ * driver allocates storage early, so unwritten rows have it too); filtered
+ * data compresses at most CATALOG_MAX_RATIO:1; neither exceeds the file. */
+static int extent_bytes(struct catalog *c, const char *name, hid_t d, hid_t memtype, int nd,
+                        const hsize_t *dims, size_t *bytes) {
+    int rc = ST_OK;
+    hid_t ft = -1, dcpl = -1;
+    size_t elems = 1, declared = 0;
+    hsize_t fsize = 0;
+    TRY_H5(ft = H5Dget_type(d));
+    TRY_H5(dcpl = H5Dget_create_plist(d));
+    int nfilters = H5Pget_nfilters(dcpl);
+    TRY_H5(nfilters);
+    /* The MPI-IO driver forgets the file's size at each write: after one in
+     * this session the size is unknown and the storage alone bounds. */
+    if (H5Fget_filesize(c->file, &fsize) < 0) {
+        H5Eclear2(H5E_DEFAULT);
+        fsize = 0;
+    }
+    size_t fts = H5Tget_size(ft), mts = H5Tget_size(memtype);
+    int overflow = 0;
+    for (int i = 0; i < nd; i++) overflow |= __builtin_mul_overflow(elems, (size_t)dims[i], &elems);
+    overflow |= __builtin_mul_overflow(elems, fts, &declared);
+    overflow |= __builtin_mul_overflow(elems, mts, bytes);
+    hsize_t held = H5Dget_storage_size(d);
+    if (fsize > 0 && held > fsize) held = fsize;
+    double limit = (double)held * (nfilters > 0 ? CATALOG_MAX_RATIO : 1);
+    REQUIRE(!overflow && (double)declared <= limit, ST_DATA,
+            "%s: dataset %s declares %llu elements (%.0f bytes) but the file holds %llu bytes of "
+            "it: the file is truncated or corrupt; restore it from a backup or rebuild it with "
+            "`assort ingest`",
+            c->path, name, (unsigned long long)elems, (double)elems * (double)fts,
+            (unsigned long long)held);
+fail:
+    if (dcpl >= 0) H5Pclose(dcpl);
+    if (ft >= 0) H5Tclose(ft);
+    return rc;
+}
+
 int catalog_read_all(struct catalog *c, const char *name, hid_t memtype, void **buf,
                      int64_t *rows) {
     int rc = ST_OK;
     int nd = 0;
     hsize_t dims[8];
+    hid_t d = -1;
+    size_t bytes = 0;
     *buf = NULL;
     TRY(catalog_dims(c, name, &nd, dims));
-    size_t elems = 1;
-    for (int i = 0; i < nd; i++) elems *= dims[i];
-    size_t bytes = elems * H5Tget_size(memtype);
+    TRY_H5(d = H5Dopen2(c->file, name, H5P_DEFAULT));
+    TRY(extent_bytes(c, name, d, memtype, nd, dims, &bytes));
     *buf = malloc(bytes ? bytes : 1);
     TRY_ALLOC(*buf);
     if (nd == 0) {
-        hid_t d = -1;
-        TRY_H5(d = H5Dopen2(c->file, name, H5P_DEFAULT));
-        herr_t e = H5Dread(d, memtype, H5S_ALL, H5S_ALL, c->dxpl, *buf);
-        H5Dclose(d);
-        TRY_H5(e);
+        TRY_H5(H5Dread(d, memtype, H5S_ALL, H5S_ALL, c->dxpl, *buf));
         if (rows) *rows = 1;
     } else {
         TRY(catalog_read_rows(c, name, memtype, 0, (int64_t)dims[0], *buf));
         if (rows) *rows = (int64_t)dims[0];
     }
+    H5Dclose(d);
     return ST_OK;
 fail:
+    if (d >= 0) H5Dclose(d);
     free(*buf);
     *buf = NULL;
     return rc;
@@ -600,7 +649,19 @@ int catalog_read_text(struct catalog *c, const char *name, char **text) {
     if (!catalog_exists(c, name)) return err_set(ST_DATA, "%s: %s is missing", c->path, name);
     TRY_H5(d = H5Dopen2(c->file, name, H5P_DEFAULT));
     TRY_H5(t = H5Dget_type(d));
-    size_t n = H5Tget_size(t);
+    REQUIRE(H5Tget_class(t) == H5T_STRING && H5Tis_variable_str(t) == 0, ST_DATA,
+            "%s: %s is not a fixed-length text dataset; rebuild the catalog with `assort ingest`",
+            c->path, name);
+    /* one string of n bytes, read whole into n + 1 */
+    hsize_t one = 1;
+    size_t n = 0;
+    TRY(extent_bytes(c, name, d, t, 1, &one, &n));
+    hid_t s = H5Dget_space(d);
+    hssize_t points = s >= 0 ? H5Sget_simple_extent_npoints(s) : -1;
+    if (s >= 0) H5Sclose(s);
+    REQUIRE(points == 1, ST_DATA,
+            "%s: %s holds %lld strings, not one text; rebuild the catalog with `assort ingest`",
+            c->path, name, (long long)points);
     *text = calloc(n + 1, 1);
     TRY_ALLOC(*text);
     TRY_H5(H5Dread(d, t, H5S_ALL, H5S_ALL, c->dxpl, *text));
@@ -720,7 +781,16 @@ int catalog_get_attr_str(struct catalog *c, const char *obj, const char *attr, c
         *value = strdup(vl ? vl : "");
         H5free_memory(vl);
     } else {
+        /* one string of n bytes: the attribute's stored data must hold it
+         * (a corrupt header may declare a size of gigabytes) */
         size_t n = H5Tget_size(t);
+        hid_t s = H5Aget_space(a);
+        hssize_t points = s >= 0 ? H5Sget_simple_extent_npoints(s) : -1;
+        if (s >= 0) H5Sclose(s);
+        REQUIRE(points == 1 && n <= H5Aget_storage_size(a), ST_DATA,
+                "%s: attribute %s of %s is not one stored string (truncated or corrupt file?); "
+                "restore it from a backup or rebuild it with `assort ingest`",
+                c->path, attr, obj);
         *value = calloc(n + 1, 1);
         TRY_ALLOC(*value);
         TRY_H5(H5Aread(a, t, *value));

@@ -46,9 +46,11 @@ catalog_empty.h5|catalog|: not a readable HDF5 file (truncated or corrupt?); res
 catalog_text.h5|catalog|: not a readable HDF5 file (truncated or corrupt?)
 catalog_truncated.h5|catalog|: not a readable HDF5 file (truncated or corrupt?)
 catalog_truncated.h5|info|: not a readable HDF5 file (truncated or corrupt?)
-catalog_is_weights.h5|catalog|: an HDF5 file but not an assort catalog (no assort_format attribute)
-catalog_is_weights.h5|info|: an HDF5 file but not an assort catalog (no assort_format attribute)
+catalog_is_weights.h5|catalog|: an HDF5 file but not an assort catalog (no readable assort_format attribute)
+catalog_is_weights.h5|info|: an HDF5 file but not an assort catalog (no readable assort_format attribute)
 catalog_missing.h5|catalog|: no such catalog file; create one with `assort ingest`
+catalog_extent_lie.h5|info|: dataset /products/status declares 3000000000 elements (3000000000 bytes) but the file holds 0 bytes of it: the file is truncated or corrupt; restore it from a backup
+catalog_attr_size_lie.h5|catalog|: an HDF5 file but not an assort catalog (no readable assort_format attribute)
 weights_empty.h5|weights| is not an HDF5 file; re-run tools/import-weights
 weights_truncated.h5|weights|: not a readable HDF5 file (truncated or corrupt?); re-run tools/import-weights
 weights_is_catalog.h5|weights|: attribute 'format' missing on /
