@@ -9,6 +9,7 @@
 #include "dist/dist.h"
 #include "util/check.h"
 #include "util/fsutil.h"
+#include "util/h5extent.h"
 #include "util/log.h"
 
 struct catalog {
@@ -556,49 +557,39 @@ fail:
     return name_file(c, rc);
 }
 
-/* Deflate's best case is ~1,032:1; any filter chain of ours stays below this. */
-#define CATALOG_MAX_RATIO 2048
-
 /* The bytes a whole read of dataset `d` (`name`, extent nd x dims) takes in
  * memory type `memtype`, or ST_DATA when the file cannot hold what the
- * dataset declares: a corrupt or truncated header would otherwise make the
- * caller allocate by a made-up extent (fuzz_catalog: a 15 KB file declaring
- * 3e9 rows). Unfiltered data takes its full size in the file (the MPI-IO
- * driver allocates storage early, so unwritten rows have it too); filtered
- * data compresses at most CATALOG_MAX_RATIO:1; neither exceeds the file. */
+ * dataset declares (util/h5extent.h): a corrupt header would otherwise make
+ * the caller allocate by a made-up extent (fuzz_catalog: a 15 KB file
+ * declaring 3e9 rows). Rows added and never written pass: the MPI-IO driver
+ * allocates storage early. */
 static int extent_bytes(struct catalog *c, const char *name, hid_t d, hid_t memtype, int nd,
                         const hsize_t *dims, size_t *bytes) {
     int rc = ST_OK;
-    hid_t ft = -1, dcpl = -1;
-    size_t elems = 1, declared = 0;
-    hsize_t fsize = 0;
-    TRY_H5(ft = H5Dget_type(d));
-    TRY_H5(dcpl = H5Dget_create_plist(d));
-    int nfilters = H5Pget_nfilters(dcpl);
-    TRY_H5(nfilters);
+    size_t elems = 1;
+    hsize_t fsize = 0, held = 0;
+    double declared = 0;
+    int overflow = 0;
+    for (int i = 0; i < nd; i++) overflow |= __builtin_mul_overflow(elems, (size_t)dims[i], &elems);
+    overflow |= __builtin_mul_overflow(elems, H5Tget_size(memtype), bytes);
     /* The MPI-IO driver forgets the file's size at each write: after one in
      * this session the size is unknown and the storage alone bounds. */
     if (H5Fget_filesize(c->file, &fsize) < 0) {
         H5Eclear2(H5E_DEFAULT);
         fsize = 0;
     }
-    size_t fts = H5Tget_size(ft), mts = H5Tget_size(memtype);
-    int overflow = 0;
-    for (int i = 0; i < nd; i++) overflow |= __builtin_mul_overflow(elems, (size_t)dims[i], &elems);
-    overflow |= __builtin_mul_overflow(elems, fts, &declared);
-    overflow |= __builtin_mul_overflow(elems, mts, bytes);
-    hsize_t held = H5Dget_storage_size(d);
-    if (fsize > 0 && held > fsize) held = fsize;
-    double limit = (double)held * (nfilters > 0 ? CATALOG_MAX_RATIO : 1);
-    REQUIRE(!overflow && (double)declared <= limit, ST_DATA,
+    REQUIRE(!overflow, ST_DATA,
+            "%s: dataset %s declares an extent too large to address: the file is corrupt; "
+            "restore it from a backup or rebuild it with `assort ingest`",
+            c->path, name);
+    int fits = h5extent_fits(d, elems, fsize, &declared, &held);
+    TRY_H5(fits);
+    REQUIRE(fits, ST_DATA,
             "%s: dataset %s declares %llu elements (%.0f bytes) but the file holds %llu bytes of "
             "it: the file is truncated or corrupt; restore it from a backup or rebuild it with "
             "`assort ingest`",
-            c->path, name, (unsigned long long)elems, (double)elems * (double)fts,
-            (unsigned long long)held);
+            c->path, name, (unsigned long long)elems, declared, (unsigned long long)held);
 fail:
-    if (dcpl >= 0) H5Pclose(dcpl);
-    if (ft >= 0) H5Tclose(ft);
     return rc;
 }
 

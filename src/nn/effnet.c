@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "util/check.h"
+#include "util/h5extent.h"
 #include "util/isolate.h"
 
 #define FIX_HINT "re-run tools/import-weights to rewrite it"
@@ -96,6 +97,9 @@ static int attr_str(const char *path, hid_t obj, const char *name, char *out, si
         vbuf = NULL;
     } else {
         size_t n = H5Tget_size(t);
+        REQUIRE(n <= H5Aget_storage_size(a), ST_DATA,
+                "%s: attribute '%s' declares a %zu-byte string it does not hold; %s", path, name,
+                n, FIX_HINT);
         TRY_ALLOC(fbuf = calloc(n + 1, 1));
         TRY_H5(H5Aread(a, mt, fbuf));
         snprintf(out, out_bytes, "%s", fbuf);
@@ -146,7 +150,16 @@ static int read_dataset(const char *path, hid_t file, const char *name, const hs
     REQUIRE(H5Tget_class(t) == H5T_FLOAT, ST_DATA,
             "%s: dataset %s is not floating point (expected float32); %s", path, name, FIX_HINT);
     size_t n = 1;
-    for (int i = 0; i < rank; i++) n *= (size_t)dims[i];
+    for (int i = 0; i < rank; i++) n *= (size_t)dims[i]; /* <= the architecture's own size */
+    /* the file must hold what the header declares (util/h5extent.h) */
+    struct stat st;
+    double declared = 0;
+    hsize_t held = 0;
+    int fits = h5extent_fits(d, n, stat(path, &st) == 0 ? (hsize_t)st.st_size : 0, &declared, &held);
+    TRY_H5(fits);
+    REQUIRE(fits, ST_DATA, "%s: dataset %s declares %.0f bytes but the file holds %llu of them "
+            "(truncated or corrupt file); %s", path, name, declared, (unsigned long long)held,
+            FIX_HINT);
     TRY_ALLOC(buf = malloc(n * sizeof *buf));
     TRY_H5(H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf));
     *out = buf;
@@ -264,7 +277,8 @@ static int load_file(const char *path, struct effnet **out) {
     TRY(attr_floats(path, f, "input_mean", net->input_mean, 3));
     TRY(attr_floats(path, f, "input_std", net->input_std, 3));
     REQUIRE(net->image_size >= 8 && net->image_size <= 4096 && net->num_features > 0 &&
-                net->num_classes > 0 && net->num_blocks > 0 && net->num_blocks < 100,
+                net->num_features <= 65536 && net->num_classes > 0 &&
+                net->num_classes <= 1000000 && net->num_blocks > 0 && net->num_blocks < 100,
             ST_DATA,
             "%s: implausible image_size=%d num_features=%d num_classes=%d num_blocks=%d; %s",
             path, net->image_size, net->num_features, net->num_classes, net->num_blocks,

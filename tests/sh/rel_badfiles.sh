@@ -59,6 +59,7 @@ weights_heap_loop.h5|weights|: corrupt weights file: the HDF5 library did not fi
 catalog_hdf5_uaf.h5|catalog|: assort catalog without a schema_version attribute
 catalog_hdf5_uaf.h5|info|: assort catalog without a schema_version attribute
 weights_missing.h5|weights| not found; create it with tools/import-weights
+weights_unwritten.h5|weights|: dataset /head/bias declares 80 bytes but the file holds 0 of them (truncated or corrupt file); re-run tools/import-weights
 EOF_CASES
 echo "$cases cases, $fails failed"
 [ $fails -eq 0 ]
