@@ -1,5 +1,6 @@
 /* catalog.c - the HDF5 catalog file over MPI-IO (see catalog.h). */
 #include "catalog.h"
+#include "lock.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -213,12 +214,14 @@ int catalog_begin(const char *path, const char *stage, int create, struct catalo
     int rc = ST_OK;
     h5_quiet();
     memset(txn, 0, sizeof *txn);
+    txn->lock_fd = -1;
     snprintf(txn->path, sizeof txn->path, "%s", path);
     if (snprintf(txn->work, sizeof txn->work, "%s.work", path) >= (int)sizeof txn->work)
         return err_set(ST_USAGE, "%s: path too long", path);
     int64_t resumed = 0;
     int st = ST_OK;
-    if (dist_rank() == 0) {
+    if (dist_rank() == 0) st = catalog_lock_take(path, stage, &txn->lock_fd);
+    if (dist_rank() == 0 && st == ST_OK) {
         if (create) {
             unlink(txn->work);
         } else if (!fs_exists(path)) {
@@ -253,6 +256,7 @@ fail:
         catalog_close(txn->cat);
         txn->cat = NULL;
     }
+    catalog_lock_drop(&txn->lock_fd);
     return rc;
 }
 
@@ -270,6 +274,7 @@ int catalog_commit(struct catalog_txn *txn) {
     if (dist_rank() == 0) st = fs_rename(txn->work, txn->path);
     TRY(dist_agree(st));
 fail:
+    catalog_lock_drop(&txn->lock_fd); /* after the rename, or on any failure */
     return rc;
 }
 
@@ -277,6 +282,7 @@ int catalog_abort(struct catalog_txn *txn, int discard) {
     if (txn->cat) catalog_close(txn->cat);
     txn->cat = NULL;
     if (discard && dist_rank() == 0) unlink(txn->work);
+    catalog_lock_drop(&txn->lock_fd);
     if (dist_initialized() && dist_size() > 1) MPI_Barrier(dist_comm());
     return ST_OK;
 }

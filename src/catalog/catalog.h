@@ -73,9 +73,12 @@ struct catalog_txn {
     char work[4096];      /* its work copy, "<path>.work" */
     int resumed;          /* 1 when an earlier, interrupted work copy was reused */
     struct catalog *cat;  /* open for writing on the work copy */
+    int lock_fd;          /* rank 0: the writer lock "<path>.lock" (lock.h); else -1 */
 };
 
-/* Starts a transaction on `path`.
+/* Starts a transaction on `path`. Rank 0 first takes the catalog's writer
+ * lock (lock.h), waiting while another process writes the same catalog; the
+ * lock is held until catalog_commit or catalog_abort (or the process ends).
  * - create != 0: a fresh catalog is built in the work copy (path need not exist).
  * - create == 0: path must exist; rank 0 copies it to the work copy unless a
  *   work copy of the same base generation with the same `stage` tag exists

@@ -12,6 +12,8 @@ assort_sh_test(rel_diskfull sh/rel_diskfull.sh LABELS reliability TIMEOUT 600)
 assort_sh_test(rel_security sh/rel_security.sh LABELS reliability TIMEOUT 600)
 assort_sh_test(rel_valgrind sh/rel_valgrind.sh LABELS "valgrind;heavy" TIMEOUT 1200)
 assort_sh_test(rel_badfiles sh/rel_badfiles.sh LABELS reliability TIMEOUT 300)
+# one writer per catalog: the second waits (src/catalog/lock.h)
+assort_sh_test(rel_catalog_lock sh/rel_catalog_lock.sh LABELS reliability TIMEOUT 300)
 # issue 10, second part: faults and signals on a small real catalog (skip
 # without the shared data, weights or .venv), script quoting (skip without shellcheck).
 assort_unit_test(test_fault SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_fault.c LABELS reliability)

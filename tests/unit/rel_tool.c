@@ -8,18 +8,29 @@
  *                                     is missing, else update): writes a
  *                                     dataset /rel/data of ROWS x 1024 int32
  *                                     and commits
+ *   rel_tool catalog-add PATH NAME HOLD_S
+ *                                     a transaction (create when PATH is
+ *                                     missing) that adds /rel/NAME (4 int32:
+ *                                     the pid, the rank count, the base
+ *                                     generation, 7), then sleeps HOLD_S s
+ *                                     before the commit (a second writer
+ *                                     meets the writer lock, lock.h);
+ *                                     SIGTERM/SIGUSR1 stop the wait for it
  * Prints "ok" on success, else the error message on stderr; exits with the
  * status code (0 ok, 1 error, 3 bad data), as `assort` does.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "catalog/catalog.h"
 #include "dist/dist.h"
 #include "nn/effnet.h"
 #include "util/check.h"
 #include "util/fsutil.h"
+#include "util/signals.h"
 #include "util/status.h"
 
 static int catalog_write(const char *path, long long rows) {
@@ -39,6 +50,35 @@ static int catalog_write(const char *path, long long rows) {
     return ST_OK;
 fail:
     free(buf);
+    if (txn.cat) {
+        char msg[2048];
+        snprintf(msg, sizeof msg, "%s", err_msg());
+        catalog_abort(&txn, 1);
+        err_set(rc, "%s", msg);
+    }
+    return rc;
+}
+
+static int catalog_add(const char *path, const char *name, double hold_s) {
+    int rc = ST_OK;
+    struct catalog_txn txn;
+    char ds[256];
+    memset(&txn, 0, sizeof txn);
+    signals_install();
+    TRY(catalog_begin(path, "rel", !fs_exists(path), &txn));
+    int64_t gen = 0;
+    (void)catalog_get_attr_i64(txn.cat, "/", "generation", &gen);
+    int32_t v[4] = {(int32_t)getpid(), dist_size(), (int32_t)gen, 7};
+    hsize_t dims[1] = {4};
+    snprintf(ds, sizeof ds, "/rel/%s", name);
+    TRY(catalog_write_small(txn.cat, ds, H5T_STD_I32LE, 1, dims, v));
+    if (hold_s > 0) {
+        struct timespec ts = {(time_t)hold_s, (long)((hold_s - (double)(time_t)hold_s) * 1e9)};
+        nanosleep(&ts, NULL);
+    }
+    TRY(catalog_commit(&txn));
+    return ST_OK;
+fail:
     if (txn.cat) {
         char msg[2048];
         snprintf(msg, sizeof msg, "%s", err_msg());
@@ -71,9 +111,11 @@ int main(int argc, char **argv) {
         free(data);
     } else if (argc == 4 && !strcmp(argv[1], "catalog-write")) {
         rc = catalog_write(argv[2], strtoll(argv[3], NULL, 10));
+    } else if (argc == 5 && !strcmp(argv[1], "catalog-add")) {
+        rc = catalog_add(argv[2], argv[3], strtod(argv[4], NULL));
     } else {
         fprintf(stderr, "usage: rel_tool open-catalog|open-weights PATH | write-atomic PATH BYTES | "
-                        "catalog-write PATH ROWS\n");
+                        "catalog-write PATH ROWS | catalog-add PATH NAME HOLD_S\n");
     }
     if (rc == ST_OK) printf("ok\n");
     else if (rc != ST_USAGE || argc >= 3) fprintf(stderr, "%s\n", err_msg());
