@@ -47,8 +47,10 @@ err=$(cat /tmp/rel_err_$$); rm -f /tmp/rel_err_$$
 grep -qF "$cat" <<<"$err" || bad "catalog write: message does not name $cat: $err"
 cmp -s "$cat" /tmp/rel_prevcat_$$ || bad "catalog write: the previous catalog changed"
 "$tool" open-catalog "$cat" >/dev/null || bad "the previous catalog no longer opens"
-left=$(ls -A "$mnt" | grep -v '^cat.h5$')
+# (cat.h5.lock stays by design - lock.h - released and empty)
+left=$(ls -A "$mnt" | grep -v -e '^cat.h5$' -e '^cat.h5.lock$')
 [ -z "$left" ] || bad "catalog write: left behind: $left"
+[ ! -s "$cat.lock" ] || bad "catalog write: the writer lock still names a holder: $(cat "$cat.lock")"
 echo "catalog write on a full disk: exit $rc: $err"
 rm -f /tmp/rel_prevcat_$$
 

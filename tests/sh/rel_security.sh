@@ -29,11 +29,11 @@ for um in 027 022 077; do
   (umask $um; "$tool" write-atomic "$d/out.txt" 100 >/dev/null) || bad "umask $um: atomic write failed"
   (umask $um; "$tool" catalog-write "$d/cat.h5" 2 >/dev/null) || bad "umask $um: catalog write failed"
   (umask $um; "$tool" catalog-write "$d/cat.h5" 3 >/dev/null) || bad "umask $um: catalog update failed"
-  for f in out.txt cat.h5; do
+  for f in out.txt cat.h5 cat.h5.lock; do # (the writer lock stays: lock.h)
     got=$(stat -c %a "$d/$f")
     [ "$got" = "$want" ] || bad "umask $um: $f has mode $got, expected $want"
   done
-  left=$(ls -A "$d" | grep -vE '^(out.txt|cat.h5)$')
+  left=$(ls -A "$d" | grep -vE '^(out.txt|cat.h5|cat.h5.lock)$')
   [ -z "$left" ] || bad "umask $um: temporary files left: $left"
   echo "umask $um: out.txt $(stat -c %a "$d/out.txt"), cat.h5 $(stat -c %a "$d/cat.h5") (want $want)"
 done

@@ -33,6 +33,17 @@
 #include "util/signals.h"
 #include "util/status.h"
 
+/* Discards an open transaction after a failure, keeping its message. */
+static int abort_txn(struct catalog_txn *txn, int rc) {
+    if (txn->cat) {
+        char msg[2048];
+        snprintf(msg, sizeof msg, "%s", err_msg());
+        catalog_abort(txn, 1);
+        err_set(rc, "%s", msg);
+    }
+    return rc;
+}
+
 static int catalog_write(const char *path, long long rows) {
     int rc = ST_OK;
     struct catalog_txn txn;
@@ -50,13 +61,7 @@ static int catalog_write(const char *path, long long rows) {
     return ST_OK;
 fail:
     free(buf);
-    if (txn.cat) {
-        char msg[2048];
-        snprintf(msg, sizeof msg, "%s", err_msg());
-        catalog_abort(&txn, 1);
-        err_set(rc, "%s", msg);
-    }
-    return rc;
+    return abort_txn(&txn, rc);
 }
 
 static int catalog_add(const char *path, const char *name, double hold_s) {
@@ -79,13 +84,7 @@ static int catalog_add(const char *path, const char *name, double hold_s) {
     TRY(catalog_commit(&txn));
     return ST_OK;
 fail:
-    if (txn.cat) {
-        char msg[2048];
-        snprintf(msg, sizeof msg, "%s", err_msg());
-        catalog_abort(&txn, 1);
-        err_set(rc, "%s", msg);
-    }
-    return rc;
+    return abort_txn(&txn, rc);
 }
 
 int main(int argc, char **argv) {
