@@ -89,7 +89,13 @@ wait_gone() {
 start_owner "$base/a.info" WITH_JOB=1 ASSORT_TEST_TIMEOUT=600
 job=$(sed -n 's/^job \([0-9]*\) .*/\1/p' "$base/a.info")
 dpids=$(daemon_pids "$cdir")
-jpids=$(env_pids "SLURM_JOB_ID=$job" "SLURM_CONF=$cdir/slurm.conf")
+# RUNNING in slurmctld comes before slurmd has the batch step's processes up
+# (seen on a loaded machine: RUNNING with none yet): wait up to 30 s for them
+for _ in $(seq 1 60); do
+  jpids=$(env_pids "SLURM_JOB_ID=$job" "SLURM_CONF=$cdir/slurm.conf")
+  [ -n "${jpids// /}" ] && break
+  sleep 0.5
+done
 expect "A: three daemons up ($dpids)" [ "$(alive_of "$dpids")" = 3 ]
 expect "A: the job runs ($(sed -n 's/^job //p' "$base/a.info")) with processes ($jpids)" \
   bash -c '[ "$1" = RUNNING ] && [ -n "${2// /}" ]' _ "$(sed -n 's/^job [0-9]* //p' "$base/a.info")" "$jpids"
