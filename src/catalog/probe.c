@@ -100,6 +100,24 @@ static int probe_child(void *arg) {
     H5Pclose(fapl);
     if (f < 0) return 0;
     H5Ovisit2(f, H5_INDEX_NAME, H5_ITER_NATIVE, probe_object, NULL, H5O_INFO_BASIC);
+    /* H5Ovisit stops at the first object header it cannot decode; a command
+     * then opens the datasets every command reads and asks each group whether
+     * it is complete, and HDF5 overread a group's header after such a failed
+     * open (fuzz_catalog, 2026-12-03, tests/fuzz/catalog/crashes/
+     * hdf5-attr-exists-after-failed-open.h5): do the same here. */
+    static const char *const datasets[] = {"/products/id", "/products/status",
+                                           "/categories/levels"};
+    static const char *const groups[] = {"/", "/products", "/categories", "/images",
+                                         "/features", "/heads", "/runs", "/predictions",
+                                         "/similarity", "/rejects", "/meta"};
+    for (size_t i = 0; i < sizeof datasets / sizeof datasets[0]; i++) {
+        if (H5Lexists(f, datasets[i], H5P_DEFAULT) <= 0) continue;
+        hid_t d = H5Dopen2(f, datasets[i], H5P_DEFAULT);
+        if (d >= 0) H5Dclose(d);
+    }
+    for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++)
+        if (!strcmp(groups[i], "/") || H5Lexists(f, groups[i], H5P_DEFAULT) > 0)
+            H5Aexists_by_name(f, groups[i], "complete", H5P_DEFAULT);
     H5Fclose(f);
     return 0;
 }
